@@ -1,0 +1,95 @@
+"""Writes that either happen completely or not at all.
+
+Every file finebench produces is written to a temporary name in the destination's own
+folder and renamed over the destination, so a crash, a full disk or Ctrl-C never leaves
+a half-written file where a reader would find it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import FinebenchError
+
+
+def _disk_full_error(path: Path) -> FinebenchError:
+    free = shutil.disk_usage(path.parent if path.parent.exists() else Path.cwd()).free
+    return FinebenchError(
+        f"disk full while writing {path} ({free / 2**30:.2f} GiB free); nothing already "
+        "prepared was changed",
+        "free some space or point FINEBENCH_HOME at a larger disk, then run the same "
+        "command again: it resumes where it stopped",
+    )
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+
+    On any exception the temporary file is removed and ``path`` is left as it was.
+    A full disk is turned into a FinebenchError that says so.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        if error.errno == errno.ENOSPC:
+            raise _disk_full_error(path) from error
+        raise
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, value: object) -> None:
+    write_text(path, json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def replace_directory(staging: Path, final: Path) -> None:
+    """Put the finished folder ``staging`` in place of ``final``.
+
+    Two renames cannot be one atomic step, so the old folder is first moved to a
+    ``.previous`` name that :func:`recover_directory` puts back if a crash falls between
+    them; readers therefore see the old complete folder or the new complete folder.
+    """
+    previous = final.with_name(final.name + ".previous")
+    if previous.exists():
+        shutil.rmtree(previous)
+    if final.exists():
+        os.replace(final, previous)
+    os.replace(staging, final)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+def recover_directory(final: Path) -> None:
+    """Undo a :func:`replace_directory` that was cut off between its two renames."""
+    previous = final.with_name(final.name + ".previous")
+    if previous.exists() and not final.exists():
+        os.replace(previous, final)
+    elif previous.exists():
+        shutil.rmtree(previous, ignore_errors=True)

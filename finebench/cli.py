@@ -1,0 +1,217 @@
+"""The `finebench` command: one entry point, one subcommand per job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .errors import FinebenchError
+from .registry import DATASET_KEYS
+
+DESCRIPTION = """\
+finebench: fine-grained visual recognition benchmark for multimodal LLMs (the six datasets
+of the Fine-R1 paper, seen and unseen classes, closed and open world).
+
+Typical first run:
+  finebench prepare --data-root ~/data              # the archives you downloaded
+  finebench status                                  # what is prepared, and where
+
+No archives yet? `finebench demo` generates stand-ins and prepares them.
+Data goes to $FINEBENCH_HOME (default ~/.cache/finebench). The official manifests are
+downloaded at a pinned commit and checked by sha256, or read from --manifests DIR
+(or $FINEBENCH_MANIFESTS).
+"""
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 500x375, not {text!r}") from None
+    if width < 1 or height < 1:
+        raise argparse.ArgumentTypeError("width and height must be positive")
+    return width, height
+
+
+def _add_manifests(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--manifests", type=Path, metavar="DIR",
+                        help="folder with the twelve official <dataset>_<seen|unseen>.jsonl "
+                             "(default: $FINEBENCH_MANIFESTS, else download and verify)")
+
+
+def _add_datasets(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--datasets", nargs="+", choices=DATASET_KEYS, metavar="NAME",
+                        help=f"only these datasets ({', '.join(DATASET_KEYS)}); default: every one found")
+
+
+def _add_fewshot(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--shots", type=int, default=4, help="training images per seen class (default 4)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="one set per seed (default 1 2 3)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(prog="finebench", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"finebench {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    prepare = commands.add_parser(
+        "prepare", help="turn downloaded archives into the benchmark's parquet files",
+        description="Resolve every manifest line to an image under --data-root and write one parquet "
+                    "dataset per (dataset, split) with the images embedded, the lite subset, and the "
+                    "k-shot training sets. Resumable; re-running with nothing changed does nothing.",
+        epilog="Archives may sit under their official names (CUB_200_2011/, fgvc-aircraft-2013b/, …) or "
+               "the Fine-R1 ones (bird_200/, stanford-cars/, …), up to three folders deep.")
+    prepare.add_argument("--data-root", type=Path, required=True, help="folder holding the extracted archives")
+    _add_manifests(prepare)
+    _add_datasets(prepare)
+    prepare.add_argument("--allow-missing", action="store_true",
+                         help="prepare the lines whose image exists and decodes; record the others")
+    prepare.add_argument("--workers", type=int, help="image-reading threads (default: 2 per core, at most 8)")
+    prepare.add_argument("--no-fewshot", action="store_true", help="skip the k-shot training sets")
+    _add_fewshot(prepare)
+
+    fewshot = commands.add_parser("fewshot", help="write k-shot training sets of the seen classes",
+                                  description="Draw k images per seen class from each archive's train split, "
+                                              "one parquet per seed, under $FINEBENCH_HOME/fewshot.")
+    fewshot.add_argument("--data-root", type=Path, required=True, help="folder holding the extracted archives")
+    _add_manifests(fewshot)
+    _add_datasets(fewshot)
+    _add_fewshot(fewshot)
+
+    manifests = commands.add_parser("manifests", help="download (if needed) and verify the official manifests")
+    _add_manifests(manifests)
+
+    commands.add_parser("status", help="show what is prepared under $FINEBENCH_HOME")
+
+    fixtures = commands.add_parser(
+        "fixtures", help="generate stand-in archives (tiny JPEGs, real metadata formats)",
+        description="Write the six archives in their official layouts with generated JPEGs at the "
+                    "manifests' file names: for tests, demos and benchmarks.")
+    fixtures.add_argument("output", type=Path, help="folder to write the archives into")
+    _add_manifests(fixtures)
+    _add_datasets(fixtures)
+    fixtures.add_argument("--lines-per-split", type=int, help="images per manifest (default: all)")
+    fixtures.add_argument("--train-per-class", type=int, default=5, help="training images per class (default 5)")
+    fixtures.add_argument("--layout", choices=("official", "fine-r1"), default="official",
+                          help="folder names: as the official downloads extract, or as the Fine-R1 manifests")
+    fixtures.add_argument("--size", type=_size, default=(32, 24), help="JPEG size WxH (default 32x24)")
+
+    demo = commands.add_parser("demo", help="generate stand-in archives and prepare them (no download needed)")
+    _add_manifests(demo)
+    demo.add_argument("--lines-per-split", type=int, help="images per manifest (default: all 35,566)")
+
+    bench = commands.add_parser("bench", help="benchmarks that print figures")
+    bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+    bench_prepare = bench_commands.add_parser(
+        "prepare", help="time prepare on full-size generated JPEGs (target: all 35,566 in < 10 min, < 2 GB)")
+    _add_manifests(bench_prepare)
+    _add_datasets(bench_prepare)
+    bench_prepare.add_argument("--size", type=_size, default=(500, 375), help="JPEG size (default 500x375)")
+    bench_prepare.add_argument("--lines-per-split", type=int, help="images per manifest (default: all)")
+    bench_prepare.add_argument("--workers", type=int, help="prepare's image-reading threads")
+    bench_prepare.add_argument("--workdir", type=Path, help="keep the archives here (default: a temporary folder)")
+    return parser
+
+
+def run_prepare(args: argparse.Namespace) -> None:
+    from .prepare import prepare, summary_table
+
+    print(summary_table(prepare(args.data_root, args.manifests, args.datasets, args.allow_missing, args.workers)))
+    if not args.no_fewshot:
+        run_fewshot(args)
+
+
+def run_fewshot(args: argparse.Namespace) -> None:
+    from .fewshot import prepare_fewshot
+
+    for path, status in prepare_fewshot(args.data_root, args.manifests, args.datasets, args.shots, args.seeds):
+        print(f"{status:>10}  {path}")
+
+
+def run_manifests(args: argparse.Namespace) -> None:
+    from .manifests import load_manifests
+
+    manifests = load_manifests(args.manifests)
+    for (dataset, split), manifest in manifests.items():
+        print(f"{manifest.name + '.jsonl':<22}{len(manifest.lines):>6} lines {len(manifest.classes):>4} classes  "
+              f"sha256 {manifest.sha256[:16]}… ok")
+    print(f"{sum(len(m.lines) for m in manifests.values())} lines in all: the official benchmark")
+
+
+def run_status(args: argparse.Namespace) -> None:
+    from .home import fewshot_dir, prepared_dir
+    from .store import PreparedStore
+
+    store = PreparedStore(prepared_dir())
+    units = store.read_metadata()["units"]
+    if not units:
+        print(f"nothing prepared under {store.root}; run `finebench prepare --data-root DIR` (or `finebench demo`)")
+        return
+    print(f"prepared under {store.root}:")
+    for name, record in sorted(units.items()):
+        print(f"  {name:<16}{record['rows']:>6} of {record['manifest_lines']:>5} lines  "
+              f"lite {record['lite']['rows']:>3}  labels {record['label_check']}")
+    sets = sorted(fewshot_dir().glob("*.parquet"))
+    print(f"few-shot sets under {fewshot_dir()}: {', '.join(path.stem for path in sets) or 'none'}")
+
+
+def run_fixtures(args: argparse.Namespace) -> None:
+    from .fixtures import default_workers, write_archives
+    from .manifests import load_manifests
+    from .registry import parse_dataset_list
+
+    keys = parse_dataset_list(args.datasets)
+    roots = write_archives(args.output, load_manifests(args.manifests, keys), keys, args.lines_per_split,
+                           args.train_per_class, args.layout, args.size, workers=default_workers())
+    for dataset, root in roots.items():
+        print(f"{dataset:<10}{root}")
+
+
+def run_demo(args: argparse.Namespace) -> None:
+    from .fewshot import prepare_fewshot
+    from .fixtures import default_workers, write_archives
+    from .home import finebench_home
+    from .manifests import load_manifests
+    from .prepare import prepare, summary_table
+
+    data_root = finebench_home() / "demo-archives"
+    done = data_root / f".complete-{args.lines_per_split or 'all'}"
+    if done.is_file():
+        print(f"stand-in archives already in {data_root}")
+    else:
+        print(f"writing stand-in archives to {data_root}")
+        write_archives(data_root, load_manifests(args.manifests), lines_per_split=args.lines_per_split,
+                       workers=default_workers())
+        done.touch()
+    print(summary_table(prepare(data_root, args.manifests, allow_missing=args.lines_per_split is not None)))
+    for path, status in prepare_fewshot(data_root, args.manifests):
+        print(f"{status:>10}  {path}")
+    print("next: `finebench status` shows what is prepared")
+
+
+def run_bench(args: argparse.Namespace) -> None:
+    from .bench import bench_prepare
+
+    print(bench_prepare(args.manifests, args.datasets, args.size, args.lines_per_split, args.workers, args.workdir))
+
+
+COMMANDS = {"prepare": run_prepare, "fewshot": run_fewshot, "manifests": run_manifests, "status": run_status,
+            "fixtures": run_fixtures, "demo": run_demo, "bench": run_bench}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        COMMANDS[args.command](args)
+    except FinebenchError as error:
+        print(f"finebench {args.command}: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nfinebench {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,32 @@
+"""Where finebench keeps its files: the one place that knows FINEBENCH_HOME.
+
+Task YAMLs, the CLI and the trainers all ask this module, so moving the data is a
+matter of setting one environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HOME_VARIABLE = "FINEBENCH_HOME"
+DEFAULT_HOME = Path("~/.cache/finebench")
+
+
+def finebench_home() -> Path:
+    return Path(os.environ.get(HOME_VARIABLE) or DEFAULT_HOME).expanduser()
+
+
+def manifests_dir(home: Path | None = None) -> Path:
+    """Downloaded official manifests."""
+    return (home or finebench_home()) / "manifests"
+
+
+def prepared_dir(home: Path | None = None) -> Path:
+    """One parquet folder per (dataset, split), the lite subset and metadata.json."""
+    return (home or finebench_home()) / "prepared"
+
+
+def fewshot_dir(home: Path | None = None) -> Path:
+    """k-shot training sets drawn from the official train splits."""
+    return (home or finebench_home()) / "fewshot"

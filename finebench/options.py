@@ -1,0 +1,45 @@
+"""The finebench order of the closed-world options.
+
+The released manifests put the ground truth first on every line, so a model that always
+answers the first option scores 100 %. finebench permutes the options per line, fixed by
+a hash of (dataset, file name): the lines of a manifest are ranked by that hash and the
+rank modulo 4 gives the ground truth's position, which spreads it evenly over the four
+positions (to within one line per position) while staying independent of anything but
+the pinned manifest. The distractors keep an order drawn from the same hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Sequence
+
+from .manifests import OPTIONS_PER_LINE, Manifest, ManifestLine
+
+
+def line_key(dataset: str, line: ManifestLine) -> bytes:
+    return hashlib.sha256(f"{dataset}/{line.basename}".encode()).digest()
+
+
+def _distractor_order(key: bytes, distractors: Sequence[str]) -> list[str]:
+    return sorted(distractors, key=lambda option: hashlib.sha256(key + option.encode()).digest())
+
+
+def permuted_options(key: bytes, line: ManifestLine, answer_position: int) -> tuple[str, ...]:
+    options = _distractor_order(key, [option for option in line.options if option != line.ground_truth])
+    options.insert(answer_position, line.ground_truth)
+    return tuple(options)
+
+
+def answer_positions(manifest: Manifest) -> dict[int, int]:
+    """Line index -> position (0..3) of the ground truth in the finebench order."""
+    ranked = sorted(manifest.lines, key=lambda line: line_key(manifest.dataset, line))
+    return {line.index: rank % OPTIONS_PER_LINE for rank, line in enumerate(ranked)}
+
+
+def finebench_options(manifest: Manifest) -> dict[int, tuple[str, ...]]:
+    """Line index -> the options in the finebench order."""
+    positions = answer_positions(manifest)
+    return {
+        line.index: permuted_options(line_key(manifest.dataset, line), line, positions[line.index])
+        for line in manifest.lines
+    }

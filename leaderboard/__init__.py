@@ -1,0 +1,1 @@
+"""The Gradio leaderboard, the submission queue and the evaluation worker."""
