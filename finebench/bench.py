@@ -31,9 +31,11 @@ class Run:
 
 
 def run_prepare(data_root: Path, home: Path, manifest_source: Path | None, keys: Sequence[str],
-                workers: int | None) -> Run:
+                workers: int | None, subset: bool) -> Run:
     command = [sys.executable, "-m", "finebench", "prepare", "--data-root", str(data_root),
                "--datasets", *keys, "--no-fewshot"]
+    if subset:
+        command.append("--allow-missing")
     if manifest_source:
         command += ["--manifests", str(manifest_source)]
     if workers:
@@ -72,8 +74,9 @@ def bench_prepare(
         start = time.perf_counter()
         write_archives(data_root, manifests, keys, lines_per_split, size=size, workers=default_workers())
         generate_seconds = time.perf_counter() - start
-        cold = run_prepare(data_root, home, manifest_source, keys, workers)
-        warm = run_prepare(data_root, home, manifest_source, keys, workers)
+        subset = lines_per_split is not None
+        cold = run_prepare(data_root, home, manifest_source, keys, workers, subset)
+        warm = run_prepare(data_root, home, manifest_source, keys, workers, subset)
         images = sum(min(len(manifests[key].lines), lines_per_split or 10**9) for key in manifests)
         input_bytes = folder_bytes(data_root)
         output_bytes = folder_bytes(home / "prepared")

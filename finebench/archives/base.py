@@ -42,9 +42,13 @@ class ArchiveReader(ABC):
     def info(self) -> DatasetInfo:
         return get_dataset(self.dataset)
 
+    def _metadata_search_path(self) -> tuple[Path, ...]:
+        # ".." too: people often keep separately downloaded metadata beside the image folder.
+        return tuple((self.root / folder).resolve() for folder in (*self.metadata_folders, ".."))
+
     def find_metadata(self, name: str) -> Path | None:
-        for folder in (*self.metadata_folders, ".."):
-            candidate = self.root / folder / name
+        for folder in self._metadata_search_path():
+            candidate = folder / name
             if candidate.is_file():
                 return candidate
         return None
@@ -55,7 +59,7 @@ class ArchiveReader(ABC):
     def require_metadata(self, name: str) -> Path:
         path = self.find_metadata(name)
         if path is None:
-            where = ", ".join(str((self.root / folder).resolve()) for folder in self.metadata_folders)
+            where = ", ".join(map(str, self._metadata_search_path()))
             raise FinebenchError(
                 f"{self.info.display_name}: metadata file {name} not found (looked in {where})",
                 f"extract the complete official archive ({self.info.archive_name}) so that "

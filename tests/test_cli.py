@@ -1,0 +1,51 @@
+import subprocess
+import sys
+
+import pytest
+
+from finebench.cli import COMMANDS, main
+
+
+def test_every_command_has_help(capsys):
+    for command in [*COMMANDS, "bench prepare"]:
+        with pytest.raises(SystemExit) as exited:
+            main([*command.split(), "--help"])
+        assert exited.value.code == 0
+        assert "usage: finebench" in capsys.readouterr().out
+
+
+def test_top_level_help_teaches_the_first_run():
+    result = subprocess.run([sys.executable, "-m", "finebench", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "finebench prepare --data-root" in result.stdout
+    assert "FINEBENCH_HOME" in result.stdout
+
+
+def test_manifests_command_verifies_all_twelve(manifest_dir, capsys):
+    assert main(["manifests", "--manifests", str(manifest_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "35566 lines in all" in out and out.count("ok") == 12
+
+
+def test_user_errors_exit_2_with_the_fix(manifest_dir, home, tmp_path, capsys):
+    assert main(["prepare", "--data-root", str(tmp_path / "missing"), "--manifests", str(manifest_dir)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a folder" in err and "fix:" in err and "Traceback" not in err
+
+
+def test_demo_then_status(manifest_dir, home, monkeypatch, capsys):
+    monkeypatch.setenv("FINEBENCH_MANIFESTS", str(manifest_dir))
+    assert main(["demo", "--lines-per-split", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "pet_unseen" in out and "written" in out and "total                48" in out
+    assert main(["status"]) == 0
+    status = capsys.readouterr().out
+    assert "bird_seen" in status and "lite" in status and "pet_4shot_seed3" in status
+    assert main(["demo", "--lines-per-split", "4"]) == 0
+    assert "already in" in capsys.readouterr().out
+
+
+def test_fixtures_command(manifest_dir, tmp_path, capsys):
+    assert main(["fixtures", str(tmp_path), "--manifests", str(manifest_dir), "--datasets", "dog",
+                 "--lines-per-split", "2", "--layout", "fine-r1", "--size", "16x12"]) == 0
+    assert (tmp_path / "dogs_120" / "lists" / "train_list.mat").is_file()
+    assert len(list((tmp_path / "dogs_120" / "Images").rglob("*.jpg"))) == 4 + 120 * 5
