@@ -51,6 +51,16 @@ def run_prepare(data_root: Path, home: Path, manifest_source: Path | None, keys:
     return Run(seconds, usage.ru_maxrss * 1024)  # Linux reports kilobytes
 
 
+def drop_page_cache() -> str:
+    """Empty the kernel's page cache so prepare reads the JPEGs from disk (Linux, as root)."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+    except OSError as error:
+        return f"warm (could not drop the page cache: {error.strerror})"
+    return "dropped before the first run (images read from disk)"
+
+
 def folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
@@ -62,6 +72,7 @@ def bench_prepare(
     lines_per_split: int | None = None,
     workers: int | None = None,
     workdir: Path | None = None,
+    cold: bool = False,
 ) -> str:
     keys = parse_dataset_list(list(datasets) if datasets else None)
     manifests = load_manifests(manifest_source, keys)
@@ -75,6 +86,7 @@ def bench_prepare(
         write_archives(data_root, manifests, keys, lines_per_split, size=size, workers=default_workers())
         generate_seconds = time.perf_counter() - start
         subset = lines_per_split is not None
+        cache = drop_page_cache() if cold else "warm (the archives were just written; --cold drops it)"
         cold = run_prepare(data_root, home, manifest_source, keys, workers, subset)
         warm = run_prepare(data_root, home, manifest_source, keys, workers, subset)
         images = sum(min(len(manifests[key].lines), lines_per_split or 10**9) for key in manifests)
@@ -84,7 +96,8 @@ def bench_prepare(
         return "\n".join([
             f"prepare benchmark: {images} images of {size[0]}x{size[1]} in {len(keys)} datasets, "
             f"{os.cpu_count()} cores",
-            f"  archives generated in {generate_seconds:.1f} s ({input_bytes / 2**20:.0f} MiB of files)",
+            f"  archives generated in {generate_seconds:.1f} s ({input_bytes / 2**20:.0f} MiB of files); "
+            f"page cache: {cache}",
             f"  prepare: {cold.seconds:.1f} s, {images / cold.seconds:.0f} images/s, "
             f"peak RSS {cold.peak_rss_bytes / 2**20:.0f} MiB, {output_bytes / 2**20:.0f} MiB of parquet",
             f"  re-run (nothing changed): {warm.seconds:.1f} s, peak RSS {warm.peak_rss_bytes / 2**20:.0f} MiB",

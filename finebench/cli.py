@@ -35,6 +35,16 @@ def _size(text: str) -> tuple[int, int]:
     return width, height
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, not {text!r}")
+    return value
+
+
 def _add_manifests(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifests", type=Path, metavar="DIR",
                         help="folder with the twelve official <dataset>_<seen|unseen>.jsonl "
@@ -47,7 +57,7 @@ def _add_datasets(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_fewshot(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--shots", type=int, default=4, help="training images per seen class (default 4)")
+    parser.add_argument("--shots", type=_positive, default=4, help="training images per seen class (default 4)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="one set per seed (default 1 2 3)")
 
 
@@ -71,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_datasets(prepare)
     prepare.add_argument("--allow-missing", action="store_true",
                          help="prepare the lines whose image exists and decodes; record the others")
-    prepare.add_argument("--workers", type=int, help="image-reading threads (default: 2 per core, at most 8)")
+    prepare.add_argument("--workers", type=_positive, help="image-reading threads (default: 2 per core, at most 8)")
     prepare.add_argument("--no-fewshot", action="store_true", help="skip the k-shot training sets")
     _add_fewshot(prepare)
 
@@ -95,15 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
     fixtures.add_argument("output", type=Path, help="folder to write the archives into")
     _add_manifests(fixtures)
     _add_datasets(fixtures)
-    fixtures.add_argument("--lines-per-split", type=int, help="images per manifest (default: all)")
-    fixtures.add_argument("--train-per-class", type=int, default=5, help="training images per class (default 5)")
+    fixtures.add_argument("--lines-per-split", type=_positive, help="images per manifest (default: all)")
+    fixtures.add_argument("--train-per-class", type=_positive, default=5, help="training images per class (default 5)")
     fixtures.add_argument("--layout", choices=("official", "fine-r1"), default="official",
                           help="folder names: as the official downloads extract, or as the Fine-R1 manifests")
     fixtures.add_argument("--size", type=_size, default=(32, 24), help="JPEG size WxH (default 32x24)")
 
     demo = commands.add_parser("demo", help="generate stand-in archives and prepare them (no download needed)")
     _add_manifests(demo)
-    demo.add_argument("--lines-per-split", type=int, help="images per manifest (default: all 35,566)")
+    demo.add_argument("--lines-per-split", type=_positive, help="images per manifest (default: all 35,566)")
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
@@ -112,9 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_manifests(bench_prepare)
     _add_datasets(bench_prepare)
     bench_prepare.add_argument("--size", type=_size, default=(500, 375), help="JPEG size (default 500x375)")
-    bench_prepare.add_argument("--lines-per-split", type=int, help="images per manifest (default: all)")
-    bench_prepare.add_argument("--workers", type=int, help="prepare's image-reading threads")
+    bench_prepare.add_argument("--lines-per-split", type=_positive, help="images per manifest (default: all)")
+    bench_prepare.add_argument("--workers", type=_positive, help="prepare's image-reading threads")
     bench_prepare.add_argument("--workdir", type=Path, help="keep the archives here (default: a temporary folder)")
+    bench_prepare.add_argument("--cold", action="store_true",
+                               help="drop the page cache before timing, so images come from disk (needs root)")
     return parser
 
 
@@ -197,7 +209,8 @@ def run_demo(args: argparse.Namespace) -> None:
 def run_bench(args: argparse.Namespace) -> None:
     from .bench import bench_prepare
 
-    print(bench_prepare(args.manifests, args.datasets, args.size, args.lines_per_split, args.workers, args.workdir))
+    print(bench_prepare(args.manifests, args.datasets, args.size, args.lines_per_split, args.workers, args.workdir,
+                        args.cold))
 
 
 COMMANDS = {"prepare": run_prepare, "fewshot": run_fewshot, "manifests": run_manifests, "status": run_status,

@@ -18,9 +18,11 @@ from typing import Sequence
 from . import atomic, imagetable
 from .archives import READERS, TEST, ArchiveImage
 from .errors import FinebenchError
-from .home import fewshot_dir
-from .manifests import Manifest
-from .registry import get_dataset
+from .home import fewshot_dir, prepared_dir
+from .manifests import Manifest, load_manifests
+from .prepare import check_data_root, locate_archives
+from .registry import get_dataset, parse_dataset_list
+from .store import PreparedStore
 
 DEFAULT_SHOTS = 4
 DEFAULT_SEEDS = (1, 2, 3)
@@ -103,10 +105,14 @@ def _rows(fewshot: FewShotSet, archive_root: Path) -> list[dict]:
 
 
 def _fingerprint(fewshot: FewShotSet, archive_root: Path) -> str:
-    digest = hashlib.sha256(f"{fewshot.name}".encode())
+    digest = hashlib.sha256(fewshot.name.encode())
     for image in fewshot.images:
-        stat = (archive_root / image.path).stat() if (archive_root / image.path).exists() else None
-        digest.update(f"{image.path}:{image.class_name}:{stat and stat.st_size}:{stat and stat.st_mtime_ns};".encode())
+        try:
+            stat = (archive_root / image.path).stat()
+            state = f"{stat.st_size}:{stat.st_mtime_ns}"
+        except OSError:
+            state = "missing"  # reported when the set is written
+        digest.update(f"{image.path}:{image.class_name}:{state};".encode())
     return digest.hexdigest()
 
 
@@ -155,12 +161,6 @@ def prepare_fewshot(
     Datasets found without their metadata are reported and skipped, unless named in
     ``datasets``, where the missing files are an error.
     """
-    from .manifests import load_manifests
-    from .prepare import check_data_root, locate_archives
-    from .registry import parse_dataset_list
-    from .store import PreparedStore
-    from .home import prepared_dir
-
     if shots < 1:
         raise FinebenchError(f"--shots must be at least 1, not {shots}", "use e.g. --shots 4")
     root = check_data_root(data_root)

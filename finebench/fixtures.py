@@ -35,7 +35,6 @@ OFFICIAL_FOLDERS = {
 LAYOUTS = ("official", "fine-r1")
 TINY = (32, 24)
 FULL_SIZE = (500, 375)
-_FLOWER_TRAIN_PER_CLASS = 20  # Flowers-102 has exactly 10 train + 10 val images per class
 
 
 @dataclass(frozen=True)
@@ -77,11 +76,11 @@ def spread_subset(lines: Sequence, count: int | None) -> list:
 
 def _train_images(dataset: str, test_paths: set[str], per_class: int) -> list[ArchiveImage]:
     reader, info = READERS[dataset], get_dataset(dataset)
-    per_class = _FLOWER_TRAIN_PER_CLASS if dataset == "flower" else per_class
+    per_class = reader.train_images_per_class or per_class
     taken, images, number = set(test_paths), [], 0
-    for class_index, (label, name) in enumerate(zip(info.archive_labels, info.class_names)):
+    for label, name in zip(info.archive_labels, info.class_names):
         for index in range(per_class):
-            path = reader.train_image_path(class_index, label, number, taken)
+            path = reader.train_image_path(label, number, taken)
             taken.add(path)
             images.append(ArchiveImage(path, name, reader.train_splits[index % len(reader.train_splits)]))
             number += 1

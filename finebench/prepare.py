@@ -22,12 +22,12 @@ from tqdm.auto import tqdm
 from . import imagetable
 from .archives import READERS, TEST, ArchiveReader
 from .archives.locate import archive_not_found, locate_archive
+from .classnames import official_super_category
 from .errors import FinebenchError
 from .home import prepared_dir
 from .lite import LITE_LINES_PER_SPLIT, LITE_SEED, lite_indices
 from .manifests import Manifest, ManifestLine, load_manifests
 from .options import answer_positions, line_key, permuted_options
-from .classnames import official_super_category
 from .registry import SPLITS, get_dataset, parse_dataset_list
 from .store import FORMAT_VERSION, PreparedStore
 

@@ -49,3 +49,10 @@ def test_fixtures_command(manifest_dir, tmp_path, capsys):
                  "--lines-per-split", "2", "--layout", "fine-r1", "--size", "16x12"]) == 0
     assert (tmp_path / "dogs_120" / "lists" / "train_list.mat").is_file()
     assert len(list((tmp_path / "dogs_120" / "Images").rglob("*.jpg"))) == 4 + 120 * 5
+
+
+def test_nonsense_numbers_are_refused_by_the_parser(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["prepare", "--data-root", ".", "--workers", "0"])
+    assert exited.value.code == 2
+    assert "expected a whole number of at least 1, not '0'" in capsys.readouterr().err

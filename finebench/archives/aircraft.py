@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..registry import get_dataset
 from .base import ArchiveImage, ArchiveReader
 
 _SPLIT_FILE = "images_variant_{}.txt"
@@ -39,8 +40,6 @@ class AircraftReader(ArchiveReader):
 
     @staticmethod
     def write_metadata(root: Path, images: Sequence[ArchiveImage]) -> None:
-        from ..registry import get_dataset
-
         info = get_dataset("aircraft")
         variant_of = dict(zip(info.class_names, info.archive_labels))
         data = root / "data"
@@ -56,5 +55,5 @@ class AircraftReader(ArchiveReader):
         (data / _SPLIT_FILE.format("trainval")).write_text("\n".join(trainval) + "\n", encoding="utf-8")
 
     @staticmethod
-    def train_image_path(class_index: int, class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
         return f"data/images/{9_000_000 + number:07d}.jpg"

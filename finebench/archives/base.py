@@ -34,6 +34,7 @@ class ArchiveReader(ABC):
     # Folders, relative to the root, where people's extractions put the metadata.
     metadata_folders: tuple[str, ...] = (".",)
     train_splits: tuple[str, ...] = ("train",)  # the non-test splits the fixture writer makes
+    train_images_per_class: int | None = None  # set where the archive fixes it (Flowers-102)
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -88,7 +89,7 @@ class ArchiveReader(ABC):
 
     @staticmethod
     @abstractmethod
-    def train_image_path(class_index: int, class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
         """A file path for a generated training image, in the archive's own naming."""
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..registry import get_dataset
 from .base import ArchiveImage, ArchiveReader, read_text_rows
 
 
@@ -26,8 +27,6 @@ class BirdReader(ArchiveReader):
 
     @staticmethod
     def write_metadata(root: Path, images: Sequence[ArchiveImage]) -> None:
-        from ..registry import get_dataset
-
         info = get_dataset("bird")
         class_number = {name: index + 1 for index, name in enumerate(info.class_names)}
         root.mkdir(parents=True, exist_ok=True)
@@ -42,6 +41,6 @@ class BirdReader(ArchiveReader):
             (root / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     @staticmethod
-    def train_image_path(class_index: int, class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
         stem = class_label.split(".", 1)[1]
         return f"images/{class_label}/{stem}_{9000 + number:04d}_{number}.jpg"

@@ -9,6 +9,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..registry import get_dataset
 from .base import ArchiveImage, ArchiveReader
 
 _ANNOTATIONS = {"train": "cars_train_annos.mat", "test": "cars_test_annos_withlabels.mat"}
@@ -36,8 +37,6 @@ class CarReader(ArchiveReader):
     def write_metadata(root: Path, images: Sequence[ArchiveImage]) -> None:
         import scipy.io
 
-        from ..registry import get_dataset
-
         info = get_dataset("car")
         devkit = root / "devkit"
         devkit.mkdir(parents=True, exist_ok=True)
@@ -55,6 +54,6 @@ class CarReader(ArchiveReader):
             scipy.io.savemat((devkit if split == "train" else root) / filename, {"annotations": annotations})
 
     @staticmethod
-    def train_image_path(class_index: int, class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
         # Like the real archive: train file names start at 00001.jpg, as the test ones do.
         return f"cars_train/{number + 1:05d}.jpg"

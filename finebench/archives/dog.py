@@ -8,6 +8,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..registry import get_dataset
 from .base import ArchiveImage, ArchiveReader
 
 _LISTS = {"train": "train_list.mat", "test": "test_list.mat"}
@@ -31,8 +32,6 @@ class DogReader(ArchiveReader):
     def write_metadata(root: Path, images: Sequence[ArchiveImage]) -> None:
         import scipy.io
 
-        from ..registry import get_dataset
-
         info = get_dataset("dog")
         lists = root / "lists"
         lists.mkdir(parents=True, exist_ok=True)
@@ -47,6 +46,6 @@ class DogReader(ArchiveReader):
                                                 "labels": labels.reshape(-1, 1)})
 
     @staticmethod
-    def train_image_path(class_index: int, class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
         wnid = class_label.split("-", 1)[0]
         return f"Images/{class_label}/{wnid}_{900_000 + number}.jpg"

@@ -9,6 +9,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from ..registry import get_dataset
 from .base import ArchiveImage, ArchiveReader
 
 IMAGE_COUNT = 8189
@@ -23,6 +24,7 @@ class FlowerReader(ArchiveReader):
     dataset = "flower"
     metadata_files = ("imagelabels.mat", "setid.mat")
     train_splits = ("train", "val")
+    train_images_per_class = 20  # exactly 10 train + 10 val per class, the 2,040 numbers tests leave free
 
     def iter_images(self) -> Iterator[ArchiveImage]:
         import scipy.io
@@ -38,8 +40,6 @@ class FlowerReader(ArchiveReader):
     def write_metadata(root: Path, images: Sequence[ArchiveImage]) -> None:
         import scipy.io
 
-        from ..registry import get_dataset
-
         info = get_dataset("flower")
         root.mkdir(parents=True, exist_ok=True)
         labels = np.zeros((1, IMAGE_COUNT), dtype=np.uint8)
@@ -53,7 +53,7 @@ class FlowerReader(ArchiveReader):
                                               for split, key in _SPLIT_KEYS.items()})
 
     @staticmethod
-    def train_image_path(class_index: int, class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
         # The 2,040 image numbers the test split leaves free are the train and val images.
         for candidate in range(number + 1, IMAGE_COUNT + 1):
             if _image_path(candidate) not in taken:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..registry import get_dataset
 from .base import ArchiveImage, ArchiveReader, read_text_rows
 
 _SPLIT_FILES = {"trainval": "trainval.txt", "test": "test.txt"}
@@ -33,8 +34,6 @@ class PetReader(ArchiveReader):
 
     @staticmethod
     def write_metadata(root: Path, images: Sequence[ArchiveImage]) -> None:
-        from ..registry import get_dataset
-
         info = get_dataset("pet")
         cats = [label for label in info.archive_labels if label[0].isupper()]
         dogs = [label for label in info.archive_labels if not label[0].isupper()]
@@ -53,5 +52,5 @@ class PetReader(ArchiveReader):
         (folder / "list.txt").write_text(_HEADER + "\n".join(rows["trainval"] + rows["test"]) + "\n", encoding="utf-8")
 
     @staticmethod
-    def train_image_path(class_index: int, class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
         return f"images/{class_label}_{1000 + number}.jpg"
