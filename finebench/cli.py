@@ -9,6 +9,7 @@ from typing import Sequence
 
 from .errors import FinebenchError
 from .registry import DATASET_KEYS
+from .entries import FAMILIES
 
 DESCRIPTION = """\
 finebench: fine-grained visual recognition benchmark for multimodal LLMs (the six datasets
@@ -111,9 +112,38 @@ def build_parser() -> argparse.ArgumentParser:
                           help="folder names: as the official downloads extract, or as the Fine-R1 manifests")
     fixtures.add_argument("--size", type=_size, default=(32, 24), help="JPEG size WxH (default 32x24)")
 
-    demo = commands.add_parser("demo", help="generate stand-in archives and prepare them (no download needed)")
+    demo = commands.add_parser(
+        "demo", help="the whole pipeline offline: stand-in archives, prepare, lmms-eval, result entries",
+        description="Generate stand-in archives, prepare them, run the lite benchmark through lmms-eval "
+                    "for the reference responders and a tiny random Qwen2.5-VL, ingest and print the results.")
     _add_manifests(demo)
-    demo.add_argument("--lines-per-split", type=_positive, help="images per manifest (default: all 35,566)")
+    demo.add_argument("--models", nargs="+", metavar="MODEL",
+                      help="a subset of the demo's models (ground_truth, first_option, random_option, all_options, "
+                           "tiny_qwen2_5_vl; default: all)")
+
+    commands.add_parser(
+        "eval", add_help=False, help="run lmms-eval with the finegrained_* tasks included",
+        description="finebench eval [--encoder NAME] <lmms-eval arguments>")
+    commands.add_parser("tasks-dir", help="print the task folder, for lmms-eval --include_path")
+
+    rescore = commands.add_parser(
+        "rescore", help="recompute every metric of an lmms-eval run without generating again",
+        description="Read the samples an lmms-eval run logged, score them again (e.g. with another text "
+                    "encoder) and write a new output folder that `finebench ingest` reads.")
+    rescore.add_argument("run", type=Path, help="the lmms-eval --output_path folder (run with --log_samples)")
+    rescore.add_argument("--output", type=Path, required=True, help="folder for the rescored run")
+    rescore.add_argument("--encoder", help="text encoder for the open-world similarity (default: $FINEBENCH_ENCODER "
+                                           "or google/siglip-base-patch16-256; 'minilm' works offline)")
+
+    ingest = commands.add_parser(
+        "ingest", help="turn an lmms-eval run into result entries (one per protocol)",
+        description="Build result entries (finebench.entries, schema version 1) with 95%% bootstrap "
+                    "intervals and provenance from an lmms-eval output folder, write them and print them.")
+    ingest.add_argument("run", type=Path, help="the lmms-eval --output_path folder (run with --log_samples)")
+    ingest.add_argument("--output-dir", type=Path, help="where to write (default: $FINEBENCH_HOME/results)")
+    ingest.add_argument("--name", help="display name of the model (default: its pretrained= argument)")
+    ingest.add_argument("--family", choices=FAMILIES, help="model family, for the leaderboard's filters")
+    ingest.add_argument("--source", choices=("reproduced", "submitted"), default="reproduced")
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
@@ -185,25 +215,60 @@ def run_fixtures(args: argparse.Namespace) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> None:
-    from .fewshot import prepare_fewshot
-    from .fixtures import default_workers, write_archives
-    from .home import finebench_home
-    from .manifests import load_manifests
-    from .prepare import prepare, summary_table
+    from .demo import MODELS, run_demo
 
-    data_root = finebench_home() / "demo-archives"
-    done = data_root / f".complete-{args.lines_per_split or 'all'}"
-    if done.is_file():
-        print(f"stand-in archives already in {data_root}")
-    else:
-        print(f"writing stand-in archives to {data_root}")
-        write_archives(data_root, load_manifests(args.manifests), lines_per_split=args.lines_per_split,
-                       workers=default_workers())
-        done.touch()
-    print(summary_table(prepare(data_root, args.manifests, allow_missing=args.lines_per_split is not None)))
-    for path, status in prepare_fewshot(data_root, args.manifests):
-        print(f"{status:>10}  {path}")
-    print("next: `finebench status` shows what is prepared")
+    unknown = sorted(set(args.models or ()) - set(MODELS))
+    if unknown:
+        raise FinebenchError(f"unknown demo models {unknown}", f"choose among {', '.join(MODELS)}")
+    run_demo(args.manifests, args.models or MODELS)
+
+
+def run_tasks_dir(args: argparse.Namespace) -> None:
+    from .taskgen import tasks_dir
+
+    print(tasks_dir())
+
+
+def run_rescore(args: argparse.Namespace) -> None:
+    from .rescore import rescore
+
+    print(f"rescored run written to {rescore(args.run, args.output, args.encoder)}")
+
+
+def run_ingest(args: argparse.Namespace) -> None:
+    from . import entries
+    from .home import finebench_home
+    from .ingest import ingest
+
+    for path in ingest(args.run, args.output_dir or finebench_home() / "results", args.name, args.family,
+                       args.source):
+        print(f"{entries.format_table(entries.read(path))}\n  written to {path}\n")
+
+
+EVAL_HELP = """usage: finebench eval [--encoder NAME] <lmms-eval arguments>
+
+Runs lmms-eval with finebench's task folder included (no --include_path needed) and, with
+--encoder, the text encoder of the open-world similarity (default: the release's
+google/siglip-base-patch16-256; 'minilm' works offline). Examples:
+  finebench eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
+      --tasks finegrained --log_samples --output_path runs/qwen7b
+  finebench eval --model ground_truth --tasks finegrained_lite --log_samples --output_path runs/check
+See `lmms-eval --help` for its own arguments.
+"""
+
+
+def run_eval(arguments: list[str]) -> int:
+    from .evalrun import run_lmms_eval
+
+    if not arguments or arguments[0] in ("-h", "--help"):
+        print(EVAL_HELP)
+        return 0
+    encoder = None
+    if arguments[0] == "--encoder" and len(arguments) > 1:
+        encoder, arguments = arguments[1], arguments[2:]
+    elif arguments[0].startswith("--encoder="):
+        encoder, arguments = arguments[0].split("=", 1)[1], arguments[1:]
+    return run_lmms_eval(arguments, encoder)
 
 
 def run_bench(args: argparse.Namespace) -> None:
@@ -214,10 +279,14 @@ def run_bench(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"prepare": run_prepare, "fewshot": run_fewshot, "manifests": run_manifests, "status": run_status,
-            "fixtures": run_fixtures, "demo": run_demo, "bench": run_bench}
+            "fixtures": run_fixtures, "demo": run_demo, "bench": run_bench, "tasks-dir": run_tasks_dir,
+            "rescore": run_rescore, "ingest": run_ingest}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["eval"]:  # everything after it belongs to lmms-eval
+        return run_eval(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         COMMANDS[args.command](args)

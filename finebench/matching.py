@@ -1,0 +1,46 @@
+"""Deciding which class names an answer names.
+
+The released scorer tests substrings, so "rose" is found in "pink primrose" and an answer
+listing all four options is correct. finebench matches whole words only (a name must not
+be glued to letters or digits on either side) and lets the longest names claim their
+text first, so "pink primrose" is one name, not also "rose".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from typing import Iterable
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'", "–": "-", "—": "-"})
+
+
+def normalize(text: str) -> str:
+    """Lower case, underscores as spaces, one space between words, typographic quotes made plain."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).lower().replace("_", " ")
+    return " ".join(text.split())
+
+
+@lru_cache(maxsize=8192)
+def _name_pattern(name: str) -> re.Pattern:
+    return re.compile(rf"(?<![0-9a-z]){re.escape(normalize(name))}(?![0-9a-z])")
+
+
+def named_classes(answer: str, names: Iterable[str]) -> set[str]:
+    """The names the answer mentions, longest first, each span of text claimed once."""
+    text = normalize(answer)
+    claimed: list[tuple[int, int]] = []
+    found = set()
+    for name in sorted(set(names), key=lambda n: (-len(normalize(n)), n)):
+        for match in _name_pattern(name).finditer(text):
+            start, end = match.span()
+            if all(end <= left or start >= right for left, right in claimed):
+                claimed.append((start, end))
+                found.add(name)
+    return found
+
+
+def names_exactly(answer: str, target: str, names: Iterable[str]) -> bool:
+    """True when the answer names the target and no other of the given names."""
+    return named_classes(answer, names) == {target}
