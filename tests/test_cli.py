@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -32,16 +33,20 @@ def test_user_errors_exit_2_with_the_fix(manifest_dir, home, tmp_path, capsys):
     assert "is not a folder" in err and "fix:" in err and "Traceback" not in err
 
 
-def test_demo_then_status(manifest_dir, home, monkeypatch, capsys):
-    monkeypatch.setenv("FINEBENCH_MANIFESTS", str(manifest_dir))
-    assert main(["demo", "--lines-per-split", "4"]) == 0
+def test_status_after_prepare(small_archives, manifest_dir, home, capsys):
+    assert main(["prepare", "--data-root", str(small_archives), "--manifests", str(manifest_dir), "--datasets", "pet",
+                 "--allow-missing", "--seeds", "3"]) == 0
     out = capsys.readouterr().out
-    assert "pet_unseen" in out and "written" in out and "total                48" in out
+    assert "pet_unseen" in out and "written" in out
     assert main(["status"]) == 0
     status = capsys.readouterr().out
-    assert "bird_seen" in status and "lite" in status and "pet_4shot_seed3" in status
-    assert main(["demo", "--lines-per-split", "4"]) == 0
-    assert "already in" in capsys.readouterr().out
+    assert "pet_seen" in status and "lite" in status and "pet_4shot_seed3" in status
+
+
+def test_tasks_dir_holds_the_yamls(capsys):
+    assert main(["tasks-dir"]) == 0
+    folder = Path(capsys.readouterr().out.strip())
+    assert (folder / "finegrained_bird_seen_closed.yaml").is_file() and (folder / "utils.py").is_file()
 
 
 def test_fixtures_command(manifest_dir, tmp_path, capsys):

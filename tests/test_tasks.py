@@ -1,0 +1,62 @@
+"""The task YAMLs: generated, complete, loadable by lmms-eval, and clear when data is missing."""
+
+import itertools
+import subprocess
+import sys
+
+from finebench import taskgen
+from finebench.metrics import ALL_METRICS
+from finebench.registry import DATASET_KEYS
+
+
+def test_committed_yamls_are_what_taskgen_writes():
+    folder = taskgen.tasks_dir()
+    committed = {path.name: path.read_text() for path in folder.iterdir()
+                 if path.suffix == ".yaml" or path.name == "_default_template_yaml"}
+    assert committed == taskgen.generate(), "run `python -m finebench.taskgen` and commit the result"
+
+
+def test_the_task_and_group_names():
+    files = taskgen.generate()
+    tasks = {name[:-5] for name in files if name.startswith("finegrained")}
+    groups = {name[len("_group_"):-5] for name in files if name.startswith("_group_")}
+    assert len(tasks) == 72 and not tasks & groups
+    assert {f"finegrained_{d}_{s}_{w}" for d in DATASET_KEYS for s in ("seen", "unseen")
+            for w in ("closed", "open")} <= tasks
+    assert {"finegrained", "finegrained_closed", "finegrained_open", "finegrained_official", "finegrained_lite",
+            "finegrained_closed_seen", "finegrained_official_lite", *(f"finegrained_{d}" for d in DATASET_KEYS)} <= groups
+
+
+def test_metric_names_are_not_substrings_of_one_another():
+    for first, second in itertools.permutations(ALL_METRICS, 2):
+        assert first not in second
+
+
+def test_lmms_eval_indexes_every_task_and_group():
+    from lmms_eval.tasks import TaskManager
+
+    manager = TaskManager("WARNING", include_path=str(taskgen.tasks_dir()))
+    names = set(manager.all_tasks)
+    expected = {name.removeprefix("_group_")[:-5] for name in taskgen.generate() if name.endswith(".yaml")}
+    assert expected <= names
+
+
+def test_missing_prepared_data_names_the_prepare_command(tmp_path):
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import utils; utils.files_dog_unseen")
+    result = subprocess.run([sys.executable, "-c", code, str(taskgen.tasks_dir())], capture_output=True, text=True,
+                            env={"FINEBENCH_HOME": str(tmp_path), "PATH": ""})
+    assert result.returncode != 0
+    assert "dog_unseen is not prepared" in result.stderr
+    assert "finebench prepare --data-root <folder with the archives> --datasets dog" in result.stderr
+
+
+def test_prompts_are_the_released_strings():
+    from finebench.prompts import closed_prompt, open_prompt
+
+    assert closed_prompt("What kind of bird is this?", ["Laysan Albatross", "Sooty Albatross"]) == (
+        "Given the question: What kind of bird is this?, based on the options provided in "
+        "['Laysan Albatross', 'Sooty Albatross'], output the thinking process in <think> </think> and final "
+        "choice in <answer> </answer> tags. The response format should be: <think>...</think> <answer>choice</answer>.")
+    assert open_prompt("What kind of bird is this?") == (
+        "Given the question: What kind of bird is this?. This is a fine-grained question. Output reasoning in "
+        "<think></think> and the final answer in <answer></answer>.")
