@@ -155,6 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_prepare.add_argument("--lines-per-split", type=_positive, help="images per manifest (default: all)")
     bench_prepare.add_argument("--workers", type=_positive, help="prepare's image-reading threads")
     bench_prepare.add_argument("--workdir", type=Path, help="keep the archives here (default: a temporary folder)")
+    bench_scoring = bench_commands.add_parser(
+        "scoring", help="open-world scoring of all 35,566 lines: cached and batched vs the release's per-line calls")
+    _add_manifests(bench_scoring)
+    bench_scoring.add_argument("--encoder", default="minilm", help="text encoder (default: minilm, offline)")
+    bench_scoring.add_argument("--released-lines", type=_positive, default=2000,
+                               help="lines to time the released approach on (default 2000; it is slow)")
+    bench_harness = bench_commands.add_parser(
+        "harness", help="lmms-eval's and finebench's own cost per line, with the ground_truth responder")
+    _add_manifests(bench_harness)
+    bench_harness.add_argument("--workdir", type=Path, help="keep the generated data here (default: temporary)")
     bench_prepare.add_argument("--cold", action="store_true",
                                help="drop the page cache before timing, so images come from disk (needs root)")
     return parser
@@ -272,10 +282,15 @@ def run_eval(arguments: list[str]) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> None:
-    from .bench import bench_prepare
+    from . import bench
 
-    print(bench_prepare(args.manifests, args.datasets, args.size, args.lines_per_split, args.workers, args.workdir,
-                        args.cold))
+    if args.bench_command == "scoring":
+        print(bench.bench_scoring(args.manifests, args.encoder, args.released_lines))
+    elif args.bench_command == "harness":
+        print(bench.bench_harness(args.manifests, args.workdir))
+    else:
+        print(bench.bench_prepare(args.manifests, args.datasets, args.size, args.lines_per_split, args.workers,
+                                  args.workdir, args.cold))
 
 
 COMMANDS = {"prepare": run_prepare, "fewshot": run_fewshot, "manifests": run_manifests, "status": run_status,

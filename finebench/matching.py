@@ -27,12 +27,20 @@ def _name_pattern(name: str) -> re.Pattern:
     return re.compile(rf"(?<![0-9a-z]){re.escape(normalize(name))}(?![0-9a-z])")
 
 
+@lru_cache(maxsize=256)
+def _longest_first(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """(name, normalized name) pairs, longest first: computed once per list of names."""
+    return tuple(sorted(((name, normalize(name)) for name in set(names)), key=lambda pair: (-len(pair[1]), pair[0])))
+
+
 def named_classes(answer: str, names: Iterable[str]) -> set[str]:
     """The names the answer mentions, longest first, each span of text claimed once."""
     text = normalize(answer)
     claimed: list[tuple[int, int]] = []
     found = set()
-    for name in sorted(set(names), key=lambda n: (-len(normalize(n)), n)):
+    for name, normalized in _longest_first(tuple(names)):
+        if normalized not in text:  # a plain substring test rules out almost every name cheaply
+            continue
         for match in _name_pattern(name).finditer(text):
             start, end = match.span()
             if all(end <= left or start >= right for left, right in claimed):
