@@ -14,6 +14,7 @@ Registered through the ``lmms_eval.models`` entry point: ``--model first_option`
 
 from __future__ import annotations
 
+import abc
 import ast
 import random
 import re
@@ -45,8 +46,9 @@ class ReferenceResponder(lmms):
         super().__init__()
         self.seed = int(seed)
 
+    @abc.abstractmethod
     def choose(self, candidates: Sequence[str], truth: str, key: str) -> str:
-        raise TypeError(f"{type(self).__name__} must define choose()")
+        """The answer, from the candidates (or the truth); key seeds any randomness per document."""
 
     def respond(self, request: Instance) -> str:
         context, _, _, doc_id, task, split = request.args

@@ -28,11 +28,11 @@ def score_closed(doc: Doc, output: str) -> dict[str, dict]:
     options = list(doc["finebench_options"])  # the same four names in either order: what counts is the set
     released = official_answer(output)
     answer = finebench_answer(output)
-    named = sorted(named_classes(answer, options))
     return {
         metrics.OFFICIAL_ACCURACY: {"score": float(metrics.official_closed_correct(released, truth)),
                                     "answer": released, **_identity(doc)},
-        metrics.FINEBENCH_ACCURACY: {"score": float(named == [truth]), "answer": answer, "named": named,
+        metrics.FINEBENCH_ACCURACY: {"score": float(metrics.finebench_closed_correct(answer, truth, options)),
+                                     "answer": answer, "named": sorted(named_classes(answer, options)),
                                      "options": options, **_identity(doc)},
     }
 

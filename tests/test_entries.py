@@ -1,0 +1,64 @@
+import json
+
+import numpy as np
+import pytest
+
+from finebench import entries
+from finebench.errors import FinebenchError
+from finebench.prompts import closed_prompt
+from finebench.responders import AllOptions, RandomOption, options_in_prompt
+from finebench.stats import bootstrap_means, interval
+
+
+def test_bootstrap_interval_brackets_the_mean_and_narrows_with_n():
+    rng = np.random.default_rng(0)
+    small, large = rng.integers(0, 2, 50) * 100.0, rng.integers(0, 2, 5000) * 100.0
+    for scores in (small, large):
+        low, high = interval(bootstrap_means(scores))
+        assert low <= scores.mean() <= high
+    assert np.ptp(interval(bootstrap_means(large))) < np.ptp(interval(bootstrap_means(small)))
+    assert interval(bootstrap_means([100.0] * 20)) == (100.0, 100.0)
+    assert np.array_equal(bootstrap_means(small, seed=3), bootstrap_means(small, seed=3))
+
+
+def minimal_entry(**changes):
+    cell = {"value": 50.0, "n": 10, "ci95": [40.0, 60.0]}
+    entry = {"schema_version": 1, "model": {"name": "m"}, "protocol": "finebench", "subset": "lite",
+             "text_encoder": None, "source": "reproduced",
+             "scores": {"closed_accuracy": {"bird": {"seen": cell, "unseen": cell}}}, "provenance": {}}
+    entry.update(changes)
+    return entry
+
+
+def test_entries_are_validated_on_write_and_read(tmp_path):
+    path = entries.write(minimal_entry(), tmp_path / "e.json")
+    assert entries.read(path)["model"]["name"] == "m"
+    with pytest.raises(FinebenchError, match="protocol: 'paper' is not one of"):
+        entries.validate(minimal_entry(protocol="paper"))
+    with pytest.raises(FinebenchError, match="scores/closed_accuracy: Additional properties"):
+        entries.validate(minimal_entry(scores={"closed_accuracy": {"birds": {}}}))
+    (tmp_path / "bad.json").write_text(json.dumps(minimal_entry(schema_version=2)))
+    with pytest.raises(FinebenchError, match="bad.json is not a valid result entry"):
+        entries.read(tmp_path / "bad.json")
+    assert not (tmp_path / "bad2.json").exists()
+    with pytest.raises(FinebenchError):
+        entries.write(minimal_entry(source="rumour"), tmp_path / "bad2.json")
+    assert not (tmp_path / "bad2.json").exists()  # an invalid entry is never written
+
+
+def test_table_and_file_name():
+    entry = minimal_entry(model={"name": "Qwen/Qwen2.5-VL-7B"})
+    assert entries.file_name(entry) == "Qwen_Qwen2.5-VL-7B__finebench__lite.json"
+    table = entries.format_table(entry)
+    assert "closed_accuracy" in table and "50.0" in table and " - " in table
+
+
+def test_responders_read_the_options_from_the_prompt():
+    options = ["colt's foot", 'the "odd" one', "rose", "pink primrose"]
+    prompt = closed_prompt("Which flower?", options)
+    assert options_in_prompt(prompt) == options
+    assert options_in_prompt("Given the question: x. This is a fine-grained question.") is None
+    picker = RandomOption(seed=5)
+    assert picker.choose(options, "rose", "5:task:1") == picker.choose(options, "rose", "5:task:1")
+    assert len({picker.choose(options, "rose", f"5:task:{i}") for i in range(40)}) == 4
+    assert AllOptions().choose(options, "rose", "k") == ", ".join(options)
