@@ -145,6 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--family", choices=FAMILIES, help="model family, for the leaderboard's filters")
     ingest.add_argument("--source", choices=("reproduced", "submitted"), default="reproduced")
 
+    tables = commands.add_parser(
+        "tables", help="rebuild the paper's Tables 1, 2, 6 and 7 from result entries",
+        description="Tables in the paper's layout (model groups; seen, unseen and average columns; best in bold, "
+                    "second underlined) from any set of result entries.",
+        epilog="Examples: finebench tables --source reported --format latex; "
+               "finebench tables --source reported ~/.cache/finebench/results --compare reported")
+    tables.add_argument("--source", nargs="+", default=["reported"], metavar="PATH",
+                        help="entry files or folders; 'reported' is the bundled transcription of the paper")
+    tables.add_argument("--table", nargs="+", type=int, choices=(1, 2, 6, 7), default=[1, 2, 6, 7])
+    tables.add_argument("--protocol", choices=("official", "finebench"), default="official")
+    tables.add_argument("--format", choices=("markdown", "latex", "csv", "tsv"), default="markdown")
+    tables.add_argument("--compare", nargs="+", metavar="PATH",
+                        help="print each reproduced cell beside these entries' ('reported': the paper's)")
+
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
     bench_prepare = bench_commands.add_parser(
@@ -293,9 +307,24 @@ def run_bench(args: argparse.Namespace) -> None:
                                   args.workdir, args.cold))
 
 
+def run_tables(args: argparse.Namespace) -> None:
+    from . import tables
+
+    loaded = tables.load_entries(args.source)
+    if args.compare:
+        print(tables.compare(loaded, tables.load_entries(args.compare)), end="")
+        return
+    rendered = [tables.render(tables.TABLES[number], loaded, args.protocol, args.format) for number in args.table]
+    rendered = [text for text in rendered if text]
+    if not rendered:
+        raise FinebenchError(f"no {args.protocol} entries for tables {args.table} in {args.source}",
+                             "ingest a run (finebench ingest) or use --source reported")
+    print("\n".join(rendered), end="")
+
+
 COMMANDS = {"prepare": run_prepare, "fewshot": run_fewshot, "manifests": run_manifests, "status": run_status,
             "fixtures": run_fixtures, "demo": run_demo, "bench": run_bench, "tasks-dir": run_tasks_dir,
-            "rescore": run_rescore, "ingest": run_ingest}
+            "rescore": run_rescore, "ingest": run_ingest, "tables": run_tables}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
