@@ -42,3 +42,17 @@ def home(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("FINEBENCH_HOME", str(path))
     monkeypatch.delenv("FINEBENCH_MANIFESTS", raising=False)
     return path
+
+
+@pytest.fixture(scope="session")
+def prepared_home(tmp_path_factory, manifests, manifest_dir) -> Path:
+    """A FINEBENCH_HOME with every dataset prepared from tiny generated archives (about 20 s)."""
+    from finebench.prepare import prepare
+
+    home = tmp_path_factory.mktemp("prepared-home")
+    write_archives(home / "archives", manifests, train_per_class=4, progress=False, workers=2)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("FINEBENCH_HOME", str(home))
+    prepare(home / "archives", manifest_dir, progress=False)
+    patch.undo()
+    return home

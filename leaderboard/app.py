@@ -1,0 +1,174 @@
+"""The Gradio leaderboard: tables, filters, plots, details, submission and the queue.
+
+`build_app` is pure construction (no I/O at import time); `finebench leaderboard` starts it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+
+from finebench.entries import FAMILIES
+from finebench.errors import FinebenchError
+from finebench.registry import DATASET_KEYS
+
+from . import data, detail
+from .columns import ALL_COLUMNS, DEFAULT_COLUMNS, SIZE_BUCKETS, VIEWS
+from .queue import DuplicateRequest, Queue
+from .settings import Settings
+from .storage import open_storage
+from .submission import BACKENDS, PRECISIONS, PROTOCOLS, validate_submission
+
+ABOUT = """\
+## finebench
+
+Fine-grained visual recognition with multimodal LLMs: six datasets (FGVC-Aircraft, CUB-200,
+Stanford Cars, Stanford Dogs, Flowers-102, Oxford-IIIT Pet), each split into **seen** and
+**unseen** classes, asked in a **closed world** (pick one of four options) and an **open
+world** (name the class). The test items are the 35,566 lines of the Fine-R1 paper.
+
+**Two protocols.** `official` reproduces the released scorer exactly, flaws included: the
+ground truth is always the first option, an answer that contains the ground truth as a
+substring counts (so listing all four options scores 100 %), car names are truncated, and
+the super-category word is guessed from the image path. `finebench` (the default) shuffles
+the options per line, requires the answer to name exactly one option or class, uses full
+names and the dataset's own super-category. **Position bias** is official minus finebench
+closed-world accuracy.
+
+**Ranks** tie where the 95 % bootstrap intervals overlap. Rows transcribed from the paper
+(`reported`) have no intervals. Averages follow the paper: the mean over six datasets, and
+the mean of the seen and unseen averages.
+
+**Reproduce a row**: `finebench prepare --data-root DIR`, then
+`finebench eval --model qwen2_5_vl --model_args pretrained=<model> --tasks finegrained,finegrained_official
+--log_samples --output_path runs/x`, then `finebench ingest runs/x` and `finebench tables --compare reported`.
+"""
+
+
+class Leaderboard:
+    """The state behind the app: entries (reloadable) and the queue."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.queue = Queue(open_storage(settings.queue))
+        self.reload()
+
+    def reload(self) -> None:
+        self.entries, self.problems = data.load_all(self.settings.results_dirs)
+        self.frames = {title: data.metric_frame(self.entries, metric) for title, metric in VIEWS.items()}
+        self.by_key = {data.entry_key(entry): entry for entry in self.entries}
+
+    def view(self, title: str, search, families, sizes, protocols, sources, encoders, columns) -> pd.DataFrame:
+        frame = data.filter_frame(self.frames[title], search, families, sizes, protocols, sources, encoders)
+        chosen = [c for c in ALL_COLUMNS if c in (columns or DEFAULT_COLUMNS)]
+        return frame[chosen]
+
+    def queue_frame(self) -> pd.DataFrame:
+        listing = self.queue.listing()
+        return pd.DataFrame([{"request": r.id, "model": r.model, "revision": r.revision, "protocol": r.protocol,
+                              "backend": r.backend, "status": r.status, "reason": r.reason or "",
+                              "submitted": r.submitted_at, "log": r.log or "", "entries": ", ".join(r.entries)}
+                             for r in listing.requests],
+                            columns=["request", "model", "revision", "protocol", "backend", "status", "reason",
+                                     "submitted", "log", "entries"])
+
+    def submit(self, model, revision, precision, family, backend, contact, protocol) -> str:
+        try:
+            request = validate_submission(model or "", revision or "main", precision, family, backend,
+                                          contact or "", protocol, self.settings)
+            self.queue.submit(request)
+        except DuplicateRequest as duplicate:
+            return f"❌ Refused: {duplicate}"
+        except FinebenchError as error:
+            return f"❌ Refused: {error.problem}\n\nFix: {error.fix}"
+        return f"✅ Submitted: request `{request.id}` is PENDING ({self.queue.storage.describe(request.path)})"
+
+
+def build_app(settings: Settings) -> gr.Blocks:
+    board = Leaderboard(settings)
+    encoders = sorted({e.get("text_encoder") for e in board.entries if e.get("text_encoder")})
+    with gr.Blocks(title="finebench leaderboard") as app:
+        gr.Markdown("# finebench: fine-grained visual recognition leaderboard")
+        if board.problems:
+            gr.Markdown("⚠️ Some result files could not be read: " + "; ".join(board.problems[:5]))
+        with gr.Row():
+            search = gr.Textbox(label="Search models (separate terms with ;)", elem_id="search")
+            columns = gr.Dropdown(ALL_COLUMNS, value=DEFAULT_COLUMNS, multiselect=True, label="Columns")
+        with gr.Row():
+            families = gr.CheckboxGroup(list(FAMILIES), label="Family", elem_id="family-filter")
+            sizes = gr.CheckboxGroup(list(SIZE_BUCKETS), label="Size")
+            protocols = gr.CheckboxGroup(["finebench", "official"], label="Protocol")
+            sources = gr.CheckboxGroup(["reported", "reproduced", "submitted"], label="Source")
+            encoder_box = gr.CheckboxGroup(encoders, label="Text encoder")
+        filters = [search, families, sizes, protocols, sources, encoder_box, columns]
+        tables = {}
+        with gr.Tabs():
+            for title in VIEWS:
+                with gr.Tab(title):
+                    tables[title] = gr.Dataframe(board.view(title, "", [], [], [], [], [], DEFAULT_COLUMNS),
+                                                 interactive=False, elem_id=f"table-{VIEWS[title]}")
+                    if title == "Closed-world accuracy":
+                        gr.ScatterPlot(data.seen_unseen_points(board.frames[title]), x="seen avg", y="unseen avg",
+                                       color="family", tooltip=["model"], title="Seen vs unseen (closed world)")
+            with gr.Tab("Per dataset"):
+                dataset = gr.Dropdown(list(DATASET_KEYS), value=DATASET_KEYS[0], label="Dataset")
+                dataset_table = gr.Dataframe(data.dataset_frame(board.entries, DATASET_KEYS[0]), interactive=False)
+                gr.BarPlot(data.dataset_bars(board.frames["Closed-world accuracy"]), x="dataset", y="value",
+                           color="model", title="Closed-world accuracy per dataset, seen (top 8)")
+                dataset.change(lambda d: data.dataset_frame(board.entries, d), dataset, dataset_table)
+            with gr.Tab("Position bias"):
+                gr.Markdown("Official closed-world accuracy (answer always first) minus finebench's (shuffled).")
+                gr.Dataframe(data.position_bias_frame(board.entries), interactive=False)
+            with gr.Tab("Details"):
+                choice = gr.Dropdown(sorted(board.by_key), label="Entry", elem_id="entry-choice")
+                provenance = gr.Markdown()
+                per_class = gr.Dataframe(label="Per-class accuracy (when samples were ingested)", interactive=False)
+                confused = gr.Dataframe(label="Most confused class pairs", interactive=False)
+
+                def show(key):
+                    entry = board.by_key.get(key)
+                    if entry is None:
+                        return "", None, None
+                    return (detail.provenance_markdown(entry), detail.per_class_accuracy(entry),
+                            detail.confused_pairs(entry))
+
+                choice.change(show, choice, [provenance, per_class, confused])
+            with gr.Tab("Submit"):
+                with gr.Row():
+                    model = gr.Textbox(label="Model (Hugging Face id, absolute path, or a reference responder)",
+                                       elem_id="submit-model")
+                    revision = gr.Textbox(value="main", label="Revision", elem_id="submit-revision")
+                with gr.Row():
+                    precision = gr.Dropdown(list(PRECISIONS), value="bfloat16", label="Precision")
+                    family = gr.Dropdown(list(FAMILIES), value="general MLLM", label="Family",
+                                         elem_id="submit-family")
+                    backend = gr.Dropdown(list(BACKENDS), value="hf", label="Backend", elem_id="submit-backend")
+                    protocol = gr.Dropdown(list(PROTOCOLS), value="finebench", label="Protocol")
+                contact = gr.Textbox(label="Contact (e-mail or Hugging Face user)", elem_id="submit-contact")
+                send = gr.Button("Submit", variant="primary", elem_id="submit-button")
+                status = gr.Markdown(elem_id="submit-status")
+                queue_table = gr.Dataframe(board.queue_frame(), label="Queue", interactive=False,
+                                           elem_id="queue-table")
+                refresh = gr.Button("Refresh queue")
+                send.click(board.submit, [model, revision, precision, family, backend, contact, protocol], status,
+                           api_name="submit").then(board.queue_frame, None, queue_table)
+                refresh.click(board.queue_frame, None, queue_table, api_name="queue")
+            with gr.Tab("About"):
+                gr.Markdown(ABOUT)
+        download = gr.DownloadButton("Download CSV (closed world, filtered)")
+
+        def export(*values):
+            frame = board.view("Closed-world accuracy", *values)
+            path = Path(tempfile.mkdtemp()) / "finebench-leaderboard.csv"
+            frame.to_csv(path, index=False)
+            return str(path)
+
+        download.click(export, filters, download)
+        for control in filters:
+            for title, table in tables.items():
+                control.change(lambda *values, title=title: board.view(title, *values), filters, table,
+                               api_name=False)
+    return app

@@ -1,0 +1,137 @@
+"""Result entries as the leaderboard's tables: one row per entry, ranks, filters, plots' data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import pandas as pd
+
+from finebench import entries
+from finebench.registry import DATASET_KEYS, SPLITS
+from finebench.tables import reported_dir
+
+from .columns import ALL_COLUMNS, SIZE_BUCKETS
+
+
+def load_all(results_dirs: Iterable[Path], storage_entries: Iterable[bytes] = ()) -> tuple[list[dict], list[str]]:
+    """The bundled reported entries and every published one; unreadable files are reported, not fatal."""
+    loaded, problems = [], []
+    for folder in [reported_dir(), *results_dirs]:
+        if not Path(folder).is_dir():
+            continue
+        for path in sorted(Path(folder).glob("*.json")):
+            if path.name.startswith("tables_"):
+                continue
+            try:
+                loaded.append(entries.read(path))
+            except Exception as error:  # one bad file must not take the leaderboard down
+                problems.append(f"{path.name}: {error}")
+    for data in storage_entries:
+        try:
+            loaded.append(entries.validate(json.loads(data)))
+        except Exception as error:
+            problems.append(str(error))
+    return loaded, problems
+
+
+def entry_key(entry: dict) -> str:
+    return f"{entry['model']['name']} · {entry['protocol']} · {entry['source']} · {entry.get('subset', 'full')}"
+
+
+def size_bucket(parameters: float | None) -> str:
+    if parameters is None:
+        return "unknown"
+    return SIZE_BUCKETS[0] if parameters < 4 else SIZE_BUCKETS[1] if parameters <= 10 else SIZE_BUCKETS[2]
+
+
+def _value(scores: dict, dataset: str, split: str) -> float | None:
+    cell = scores.get(dataset, {}).get(split)
+    return None if cell is None else round(cell["value"], 2)
+
+
+def metric_frame(all_entries: Sequence[dict], metric: str) -> pd.DataFrame:
+    rows = []
+    for entry in all_entries:
+        scores = entry["scores"].get(metric)
+        if not scores:
+            continue
+        mean = scores.get("average", {}).get("mean") or {}
+        interval = mean.get("ci95") or [mean.get("value"), mean.get("value")]
+        rows.append({
+            "key": entry_key(entry), "model": entry["model"]["name"], "family": entry["model"].get("family") or "",
+            "size (B)": entry["model"].get("parameters"), "protocol": entry["protocol"], "source": entry["source"],
+            "subset": entry.get("subset", "full"), "encoder": entry.get("text_encoder") or "",
+            "seen avg": _value(scores, "average", "seen"), "unseen avg": _value(scores, "average", "unseen"),
+            "mean": None if not mean else round(mean["value"], 2),
+            "mean 95% CI": "" if not mean.get("ci95") else f"{interval[0]:.1f}–{interval[1]:.1f}",
+            "_low": interval[0], "_high": interval[1],
+            **{f"{d} {s}": _value(scores, d, s) for d in DATASET_KEYS for s in SPLITS},
+        })
+    frame = pd.DataFrame(rows, columns=["key", *[c for c in ALL_COLUMNS if c != "rank"], "_low", "_high"])
+    return rank(frame)
+
+
+def rank(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rank by mean; rows whose 95% intervals overlap share a rank (1 + the rows clearly ahead)."""
+    frame = frame.sort_values("mean", ascending=False, na_position="last").reset_index(drop=True)
+    lows = frame["_low"].fillna(float("-inf")).to_numpy()
+    highs = frame["_high"].fillna(float("-inf")).to_numpy()
+    frame.insert(0, "rank", [int((lows > high).sum()) + 1 for high in highs])
+    return frame
+
+
+def filter_frame(frame: pd.DataFrame, search: str = "", families: Sequence[str] = (), sizes: Sequence[str] = (),
+                 protocols: Sequence[str] = (), sources: Sequence[str] = (), encoders: Sequence[str] = ()) -> pd.DataFrame:
+    mask = pd.Series(True, index=frame.index)
+    if search:
+        terms = [term.strip().lower() for term in search.split(";") if term.strip()]
+        mask &= frame["model"].str.lower().apply(lambda name: any(term in name for term in terms))
+    for column, chosen in (("family", families), ("protocol", protocols), ("source", sources), ("encoder", encoders)):
+        if chosen:
+            mask &= frame[column].isin(list(chosen))
+    if sizes:
+        mask &= frame["size (B)"].apply(lambda p: size_bucket(None if pd.isna(p) else p)).isin(list(sizes))
+    return frame[mask]
+
+
+def position_bias_frame(all_entries: Sequence[dict]) -> pd.DataFrame:
+    """Official (answer always first) minus finebench (shuffled) closed accuracy, per model."""
+    closed = {}
+    for entry in all_entries:
+        mean = entry["scores"].get("closed_accuracy", {}).get("average", {}).get("mean")
+        if mean:
+            closed[(entry["model"]["name"], entry["source"], entry.get("subset", "full")), entry["protocol"]] = mean
+    rows = []
+    for (identity, protocol), official in closed.items():
+        if protocol == "official" and (identity, "finebench") in closed:
+            ours = closed[identity, "finebench"]["value"]
+            rows.append({"model": identity[0], "source": identity[1], "subset": identity[2],
+                         "official closed": round(official["value"], 2), "finebench closed": round(ours, 2),
+                         "position bias": round(official["value"] - ours, 2)})
+    return pd.DataFrame(rows, columns=["model", "source", "subset", "official closed", "finebench closed",
+                                       "position bias"]).sort_values("position bias", ascending=False)
+
+
+def dataset_frame(all_entries: Sequence[dict], dataset: str) -> pd.DataFrame:
+    rows = []
+    for entry in all_entries:
+        row = {"model": entry["model"]["name"], "protocol": entry["protocol"], "source": entry["source"]}
+        for metric, scores in entry["scores"].items():
+            for split in SPLITS:
+                row[f"{metric} {split}"] = _value(scores, dataset, split)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def seen_unseen_points(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.dropna(subset=["seen avg", "unseen avg"])[["model", "seen avg", "unseen avg", "family"]]
+
+
+def dataset_bars(frame: pd.DataFrame, split: str = "seen") -> pd.DataFrame:
+    """Long format for a grouped bar plot: one bar per (model, dataset)."""
+    top = frame.dropna(subset=["mean"]).head(8)
+    records = [{"model": row["model"], "dataset": dataset, "value": row[f"{dataset} {split}"]}
+               for _, row in top.iterrows() for dataset in DATASET_KEYS if pd.notna(row[f"{dataset} {split}"])]
+    return pd.DataFrame(records, columns=["model", "dataset", "value"])

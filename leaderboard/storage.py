@@ -1,0 +1,123 @@
+"""Where queue requests and published entries live: a local folder or a Hugging Face dataset repo.
+
+Both offer the same three operations; `create` must refuse to overwrite, which is what
+makes concurrent submissions safe (O_EXCL locally; a commit on the repository's current
+revision that fails when someone else committed the same file first on the Hub).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from finebench import atomic
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+class Storage(ABC):
+    @abstractmethod
+    def list(self, folder: str) -> list[str]:
+        """Names of the files in folder."""
+
+    @abstractmethod
+    def read(self, path: str) -> bytes:
+        ...
+
+    @abstractmethod
+    def write(self, path: str, data: bytes) -> None:
+        """Create or replace, atomically."""
+
+    @abstractmethod
+    def create(self, path: str, data: bytes) -> None:
+        """Create; raise AlreadyExists if the file exists."""
+
+    def describe(self, path: str) -> str:
+        return path
+
+
+class LocalStorage(Storage):
+    def __init__(self, root: Path | str):
+        self.root = Path(root).expanduser()
+
+    def list(self, folder: str) -> list[str]:
+        directory = self.root / folder
+        return sorted(p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")) \
+            if directory.is_dir() else []
+
+    def read(self, path: str) -> bytes:
+        return (self.root / path).read_bytes()
+
+    def write(self, path: str, data: bytes) -> None:
+        atomic.write_bytes(self.root / path, data)
+
+    def create(self, path: str, data: bytes) -> None:
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)
+        with os.fdopen(handle, "wb") as staged_file:
+            staged_file.write(data)
+        staged = Path(name)
+        try:
+            os.link(staged, target)  # atomic and exclusive: fails if the target exists
+        except FileExistsError:
+            raise AlreadyExists(path) from None
+        finally:
+            staged.unlink(missing_ok=True)
+
+    def describe(self, path: str) -> str:
+        return str(self.root / path)
+
+
+class HubStorage(Storage):
+    """A Hugging Face dataset repository, through huggingface_hub (the Open LLM Leaderboard's convention)."""
+
+    def __init__(self, repo_id: str, api=None, token: str | None = None):
+        if api is None:
+            from huggingface_hub import HfApi
+
+            api = HfApi(token=token)
+        self.api, self.repo_id = api, repo_id
+
+    def list(self, folder: str) -> list[str]:
+        prefix = folder.rstrip("/") + "/"
+        files = self.api.list_repo_files(self.repo_id, repo_type="dataset")
+        return sorted(f[len(prefix):] for f in files if f.startswith(prefix) and "/" not in f[len(prefix):])
+
+    def read(self, path: str) -> bytes:
+        local = self.api.hf_hub_download(self.repo_id, path, repo_type="dataset", force_download=True)
+        return Path(local).read_bytes()
+
+    def _commit(self, path: str, data: bytes, parent: str | None) -> None:
+        from huggingface_hub import CommitOperationAdd
+
+        self.api.create_commit(self.repo_id, repo_type="dataset", parent_commit=parent,
+                               operations=[CommitOperationAdd(path_in_repo=path, path_or_fileobj=data)],
+                               commit_message=f"finebench: {path}")
+
+    def write(self, path: str, data: bytes) -> None:
+        self._commit(path, data, None)
+
+    def create(self, path: str, data: bytes) -> None:
+        head = self.api.dataset_info(self.repo_id).sha
+        if path in self.api.list_repo_files(self.repo_id, repo_type="dataset", revision=head):
+            raise AlreadyExists(path)
+        try:
+            self._commit(path, data, head)  # refused if the repository moved on since `head`
+        except Exception as error:
+            if path in self.api.list_repo_files(self.repo_id, repo_type="dataset"):
+                raise AlreadyExists(path) from error
+            raise
+
+    def describe(self, path: str) -> str:
+        return f"https://huggingface.co/datasets/{self.repo_id}/blob/main/{path}"
+
+
+def open_storage(location: str) -> Storage:
+    if location.startswith("hf://datasets/"):
+        return HubStorage(location.removeprefix("hf://datasets/"))
+    return LocalStorage(location)

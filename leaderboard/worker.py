@@ -1,0 +1,127 @@
+"""`finebench worker`: evaluate queued requests and publish their entries.
+
+Takes the oldest PENDING request, marks it RUNNING (a heartbeat thread keeps it alive),
+runs lmms-eval through finebench's wrapper with the request's backend, ingests the run
+into result entries (source "submitted"), publishes them, and marks the request
+FINISHED, or FAILED with the reason. The log of every request is kept beside its run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from finebench import entries
+from finebench.errors import FinebenchError
+from finebench.ingest import build_entries
+from finebench.runs import read_run
+
+from .queue import Queue, Request
+from .settings import Settings
+from .storage import Storage
+
+HEARTBEAT_SECONDS = 30
+TASKS = {("finebench", False): "finegrained", ("finebench", True): "finegrained_lite",
+         ("official", False): "finegrained_official,finegrained_open",
+         ("official", True): "finegrained_official_lite,finegrained_lite_open"}
+
+
+def resolve_pretrained(request: Request) -> str:
+    """A local folder for the model at the requested revision (downloaded once from the Hub)."""
+    if request.model.startswith(("/", "~")):
+        return str(Path(request.model).expanduser())
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(request.model, revision=request.revision, allow_patterns=None)
+
+
+def evaluation_arguments(request: Request, output: Path, lite: bool, extra_model_args: str = "",
+                         gen_kwargs: str = "") -> list[str]:
+    arguments = ["--tasks", TASKS[request.protocol, lite], "--log_samples", "--output_path", str(output)]
+    if request.backend == "responder":
+        return ["--model", request.model, *arguments]
+    key = "model" if request.backend == "vllm" else "pretrained"
+    model_args = f"{key}={resolve_pretrained(request)}" + (f",{extra_model_args}" if extra_model_args else "")
+    if request.backend == "vllm":
+        model_args += f",dtype={request.precision}"
+    arguments = ["--model", request.lmms_eval_model, "--model_args", model_args, *arguments]
+    return arguments + (["--gen_kwargs", gen_kwargs] if gen_kwargs else [])
+
+
+class Heartbeat:
+    """Refreshes a RUNNING request's heartbeat until stopped."""
+
+    def __init__(self, queue: Queue, request: Request, every: float = HEARTBEAT_SECONDS):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(queue, request, every), daemon=True)
+
+    def _run(self, queue: Queue, request: Request, every: float) -> None:
+        while not self._stop.wait(every):
+            queue.beat(request)
+
+    def __enter__(self) -> "Heartbeat":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def publish(entry: dict, results: Storage) -> str:
+    path = entries.file_name(entry)
+    results.write(path, (json.dumps(entry, indent=2, sort_keys=True) + "\n").encode())
+    return results.describe(path)
+
+
+def process(request: Request, queue: Queue, results: Storage, settings: Settings, lite: bool = False,
+            extra_model_args: str = "", gen_kwargs: str = "", encoder: str | None = None) -> None:
+    folder = settings.runs_dir / request.id
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / "log.txt"
+    request.log = str(log_path)
+    queue.save(request)
+    try:
+        arguments = evaluation_arguments(request, folder / "output", lite, extra_model_args, gen_kwargs)
+        command = [sys.executable, "-m", "finebench", "eval", *(["--encoder", encoder] if encoder else []),
+                   *arguments]
+        with Heartbeat(queue, request), open(log_path, "w") as log:
+            log.write(f"$ {' '.join(command)}\n")
+            log.flush()
+            code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT)
+        if code != 0:
+            tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
+            raise FinebenchError(f"evaluation exited with code {code}: {' / '.join(tail)}", f"see {log_path}")
+        built = [entry for entry in build_entries(read_run(folder / "output"), name=request.model,
+                                                  family=request.family, source="submitted")
+                 if entry["protocol"] == request.protocol]
+        for entry in built:
+            entry["model"]["revision"] = request.revision
+            entry["provenance"]["request"] = request.id
+        queue.finish(request, [publish(entry, results) for entry in built])
+    except Exception as error:  # any failure is the request's outcome, recorded, never the worker's end
+        queue.fail(request, f"{type(error).__name__}: {error}")
+
+
+def run_worker(queue: Queue, results: Storage, settings: Settings, once: bool = False, lite: bool = False,
+               poll_seconds: float = 30, extra_model_args: str = "", gen_kwargs: str = "",
+               encoder: str | None = None) -> int:
+    """Process requests until the queue is empty (once) or forever; return how many were processed."""
+    done = 0
+    while True:
+        request = queue.claim_oldest(settings.stale_after_seconds)
+        if request is None:
+            if once:
+                return done
+            time.sleep(poll_seconds)
+            continue
+        print(f"evaluating {request.model}@{request.revision} ({request.protocol}), request {request.id}")
+        process(request, queue, results, settings, lite, extra_model_args, gen_kwargs, encoder)
+        print(f"  -> {queue.get(request.id).status}")
+        done += 1
+        if once:
+            return done

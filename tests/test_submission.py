@@ -1,0 +1,74 @@
+import json
+
+import pytest
+
+from finebench.errors import FinebenchError
+from finebench.leaderboard.settings import Settings
+from finebench.leaderboard.submission import WeightsInfo, validate_submission
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings(results_dirs=(tmp_path / "results",), queue=str(tmp_path / "queue"), runs_dir=tmp_path / "runs",
+                    local_model_roots=(tmp_path / "models",), allow_custom_code=("org/trusted",),
+                    max_model_bytes=10_000)
+
+
+def checkpoint(folder, files=("model.safetensors",), config=None, size=100):
+    folder.mkdir(parents=True)
+    for name in files:
+        (folder / name).write_bytes(b"0" * size)
+    (folder / "config.json").write_text(json.dumps(config or {"model_type": "qwen2_5_vl"}))
+    return str(folder)
+
+
+def submit(settings, model, backend="hf", hub=None, **changes):
+    values = dict(revision="main", precision="bfloat16", family="general MLLM", backend=backend,
+                  contact="me@example.org", protocol="finebench")
+    values.update(changes)
+    return validate_submission(model, values["revision"], values["precision"], values["family"], values["backend"],
+                               values["contact"], values["protocol"], settings,
+                               check_hub=hub or (lambda m, r: WeightsInfo(("model.safetensors", "config.json"), 10, {})))
+
+
+def test_a_good_local_and_hub_submission(settings, tmp_path):
+    request = submit(settings, checkpoint(tmp_path / "models" / "tiny"))
+    assert request.lmms_eval_model == "qwen2_5_vl" and request.status == "PENDING"
+    assert submit(settings, "Qwen/Qwen2.5-VL-7B-Instruct", backend="vllm").lmms_eval_model == "vllm"
+    assert submit(settings, "ground_truth", backend="responder").lmms_eval_model == "ground_truth"
+
+
+@pytest.mark.parametrize("model,message", [
+    ("not a model", "neither a Hugging Face model id"),
+    ("org/../../etc", "neither a Hugging Face model id"),
+    ("/etc/../tmp/x", "contains '..'"),
+    ("/somewhere/else", "not under a folder the operator opened"),
+])
+def test_bad_names_and_paths(settings, model, message):
+    with pytest.raises(FinebenchError, match=message):
+        submit(settings, model)
+
+
+def test_weights_code_and_size_rules(settings, tmp_path):
+    with pytest.raises(FinebenchError, match="safetensors only"):
+        submit(settings, checkpoint(tmp_path / "models" / "pickled", files=("pytorch_model.bin",)))
+    with pytest.raises(FinebenchError, match="safetensors only"):
+        submit(settings, checkpoint(tmp_path / "models" / "mixed", files=("model.safetensors", "extra.pt")))
+    custom = {"auto_map": {"AutoModel": "modeling.Model"}}
+    with pytest.raises(FinebenchError, match="(?s)custom code.*FINEBENCH_ALLOW_CUSTOM_CODE"):
+        submit(settings, checkpoint(tmp_path / "models" / "custom", config=custom))
+    allowed = lambda m, r: WeightsInfo(("model.safetensors",), 10, custom)
+    assert submit(settings, "org/trusted", hub=allowed).model == "org/trusted"
+    with pytest.raises(FinebenchError, match="over the limit"):
+        submit(settings, checkpoint(tmp_path / "models" / "big", size=20_000))
+
+
+def test_form_fields(settings):
+    for field, value, message in (("revision", "../main", "not a branch"), ("contact", "", "contact"),
+                                  ("precision", "int3", "precision"), ("family", "alien", "family"),
+                                  ("backend", "tpu", "backend"), ("protocol", "paper", "protocol")):
+        with pytest.raises(FinebenchError, match=message):
+            submit(settings, "ground_truth", backend="responder", **{field: value} if field != "backend"
+                   else {}) if field != "backend" else submit(settings, "ground_truth", backend=value)
+    with pytest.raises(FinebenchError, match="not a reference responder"):
+        submit(settings, "smartest_option", backend="responder")

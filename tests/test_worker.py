@@ -1,0 +1,85 @@
+"""Submission to publication on CPU: the queue, the worker, lmms-eval and the leaderboard's table."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from finebench import entries
+from finebench.leaderboard.app import Leaderboard
+from finebench.leaderboard.queue import FAILED, FINISHED, PENDING, RUNNING, Queue
+from finebench.leaderboard.settings import Settings
+from finebench.leaderboard.storage import LocalStorage
+from finebench.leaderboard.submission import validate_submission
+from finebench.leaderboard.worker import run_worker
+
+
+@pytest.fixture
+def deployment(prepared_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
+    monkeypatch.setenv("FINEBENCH_ENCODER", "minilm")
+    settings = Settings(results_dirs=(tmp_path / "results",), queue=str(tmp_path / "queue"),
+                        runs_dir=tmp_path / "runs", stale_after_seconds=600)
+    for key, value in {"FINEBENCH_LEADERBOARD_RESULTS": tmp_path / "results", "FINEBENCH_QUEUE": tmp_path / "queue",
+                       "FINEBENCH_RUNS": tmp_path / "runs"}.items():
+        monkeypatch.setenv(key, str(value))
+    return settings, Queue(LocalStorage(settings.queue)), LocalStorage(settings.results_dirs[0])
+
+
+def responder_request(name, settings, protocol="finebench"):
+    return validate_submission(name, "main", "bfloat16", "reference responder", "responder", "ci@example.org",
+                               protocol, settings)
+
+
+def test_round_trip_from_submission_to_published_row(deployment):
+    settings, queue, results = deployment
+    request = queue.submit(responder_request("first_option", settings, protocol="official"))
+    assert run_worker(queue, results, settings, once=True, lite=True) == 1
+    done = queue.get(request.id)
+    assert done.status == FINISHED, done.reason
+    assert (settings.runs_dir / request.id / "log.txt").is_file() and done.log.endswith("log.txt")
+    [published] = done.entries
+    entry = entries.read(published)
+    assert entry["source"] == "submitted" and entry["subset"] == "lite" and entry["protocol"] == "official"
+    assert entry["scores"]["closed_accuracy"]["average"]["mean"]["value"] == 100.0  # the answer is always first
+    assert entry["provenance"]["request"] == request.id
+    board = Leaderboard(settings)
+    frame = board.view("Closed-world accuracy", "first_option", [], [], [], ["submitted"], [], None)
+    assert list(frame["model"]) == ["first_option"] and list(frame["mean"]) == [100.0]
+    assert board.queue_frame().iloc[0]["status"] == FINISHED
+
+
+def test_a_failing_evaluation_is_marked_failed_with_its_reason(deployment, tmp_path):
+    settings, queue, results = deployment
+    model = tmp_path / "models" / "broken"
+    model.mkdir(parents=True)
+    (model / "model.safetensors").write_bytes(b"not really")
+    (model / "config.json").write_text("{}")
+    settings = Settings(**{**settings.__dict__, "local_model_roots": (tmp_path / "models",)})
+    request = queue.submit(validate_submission(str(model), "main", "bfloat16", "general MLLM", "hf", "ci@x.org",
+                                               "finebench", settings))
+    run_worker(queue, results, settings, once=True, lite=True)
+    failed = queue.get(request.id)
+    assert failed.status == FAILED and "evaluation exited with code" in failed.reason
+
+
+def test_a_worker_killed_mid_run_leaves_its_request_recoverable(deployment):
+    settings, queue, results = deployment
+    request = queue.submit(responder_request("all_options", settings))
+    worker = subprocess.Popen([sys.executable, "-m", "finebench", "worker", "--once", "--lite"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while queue.get(request.id).status != RUNNING and time.time() < deadline:
+        time.sleep(0.2)
+    assert queue.get(request.id).status == RUNNING
+    time.sleep(2)
+    os.killpg(worker.pid, signal.SIGKILL)  # the worker and its lmms-eval child die without a word
+    worker.wait()
+    assert queue.get(request.id).status == RUNNING  # nobody marked it: only the heartbeat can tell
+    assert queue.recover_stale(stale_after_seconds=0)[0].id == request.id
+    assert queue.get(request.id).status == PENDING
+    run_worker(queue, results, settings, once=True, lite=True)
+    assert queue.get(request.id).status == FINISHED
