@@ -208,6 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         "harness", help="lmms-eval's and finebench's own cost per line, with the ground_truth responder")
     _add_manifests(bench_harness)
     bench_harness.add_argument("--workdir", type=Path, help="keep the generated data here (default: temporary)")
+    bench_board = bench_commands.add_parser("leaderboard", help="the app's start and a filter change, 1,000 entries")
+    bench_board.add_argument("--entries", type=_positive, default=1000)
     bench_prepare.add_argument("--cold", action="store_true",
                                help="drop the page cache before timing, so images come from disk (needs root)")
     return parser
@@ -327,7 +329,11 @@ def run_eval(arguments: list[str]) -> int:
 def run_bench(args: argparse.Namespace) -> None:
     from . import bench
 
-    if args.bench_command == "scoring":
+    if args.bench_command == "leaderboard":
+        from finebench.leaderboard.benchmark import bench_leaderboard
+
+        print(bench_leaderboard(args.entries))
+    elif args.bench_command == "scoring":
         print(bench.bench_scoring(args.manifests, args.encoder, args.released_lines))
     elif args.bench_command == "harness":
         print(bench.bench_harness(args.manifests, args.workdir))

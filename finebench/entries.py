@@ -12,6 +12,7 @@ paper's: the mean over the six datasets, and the mean of the seen and unseen ave
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -76,13 +77,20 @@ SCHEMA = {
 }
 
 
+@functools.lru_cache(maxsize=1)
+def _validator():
+    import fastjsonschema
+
+    return fastjsonschema.compile(SCHEMA)  # compiled to Python once: 1,000 entries validate in milliseconds
+
+
 def validate(entry: dict, where: str = "result entry") -> dict:
-    import jsonschema
+    import fastjsonschema
 
     try:
-        jsonschema.validate(entry, SCHEMA)
-    except jsonschema.ValidationError as error:
-        path = "/".join(map(str, error.absolute_path)) or "(top level)"
+        _validator()(entry)
+    except fastjsonschema.JsonSchemaValueException as error:
+        path = "/".join(map(str, error.path[1:])) or "(top level)"
         raise FinebenchError(f"{where} is not a valid result entry: {path}: {error.message}",
                              f"entries follow schema version {SCHEMA_VERSION} (finebench.entries)") from None
     return entry

@@ -13,6 +13,6 @@ INFO_COLUMNS = ["rank", "model", "family", "size (B)", "protocol", "source", "su
 SUMMARY_COLUMNS = ["seen avg", "unseen avg", "mean", "mean 95% CI"]
 DATASET_COLUMNS = [f"{dataset} {split}" for dataset in DATASET_KEYS for split in ("seen", "unseen")]
 ALL_COLUMNS = INFO_COLUMNS + SUMMARY_COLUMNS + DATASET_COLUMNS
-DEFAULT_COLUMNS = INFO_COLUMNS + SUMMARY_COLUMNS
+DEFAULT_COLUMNS = ["rank", "model", "family", "size (B)", "protocol", "source"] + SUMMARY_COLUMNS
 HIDDEN = ["key"]  # the entry's identity, for the detail view
 SIZE_BUCKETS = ("< 4B", "4-10B", "> 10B", "unknown")

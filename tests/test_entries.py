@@ -33,9 +33,9 @@ def minimal_entry(**changes):
 def test_entries_are_validated_on_write_and_read(tmp_path):
     path = entries.write(minimal_entry(), tmp_path / "e.json")
     assert entries.read(path)["model"]["name"] == "m"
-    with pytest.raises(FinebenchError, match="protocol: 'paper' is not one of"):
+    with pytest.raises(FinebenchError, match="protocol: .*must be one of"):
         entries.validate(minimal_entry(protocol="paper"))
-    with pytest.raises(FinebenchError, match="scores/closed_accuracy: Additional properties"):
+    with pytest.raises(FinebenchError, match="scores/closed_accuracy: .*must not contain"):
         entries.validate(minimal_entry(scores={"closed_accuracy": {"birds": {}}}))
     (tmp_path / "bad.json").write_text(json.dumps(minimal_entry(schema_version=2)))
     with pytest.raises(FinebenchError, match="bad.json is not a valid result entry"):

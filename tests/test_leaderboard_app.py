@@ -1,0 +1,128 @@
+"""The leaderboard in a real headless Chromium (Selenium + Debian's chromedriver) and through gradio_client.
+
+Screenshots of every tab are saved to test-artifacts/ for a person to look at.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from finebench.leaderboard.app import build_app
+from finebench.leaderboard.queue import Queue
+from finebench.leaderboard.settings import Settings
+from finebench.leaderboard.storage import LocalStorage
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+TABS = ["Closed-world accuracy", "Open-world similarity", "Open-world text inclusion", "Per dataset",
+        "Position bias", "Details", "Submit", "About"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    root = tmp_path_factory.mktemp("board")
+    model = root / "models" / "tiny-vlm"
+    model.mkdir(parents=True)
+    (model / "model.safetensors").write_bytes(b"0" * 64)
+    (model / "config.json").write_text(json.dumps({"model_type": "qwen2_5_vl"}))
+    settings = Settings(results_dirs=(root / "results",), queue=str(root / "queue"), runs_dir=root / "runs",
+                        local_model_roots=(root / "models",))
+    app = build_app(settings)
+    port = free_port()
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    yield f"http://127.0.0.1:{port}", settings, model
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    subprocess.run(["bash", str(Path(__file__).with_name("install_browser.sh"))], check=True)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--window-size=1500,1400"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.implicitly_wait(0)
+    yield driver
+    driver.quit()
+
+
+def wait_for(condition, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def page_text(driver) -> str:
+    return driver.find_element("tag name", "body").text
+
+
+def click_tab(driver, title):
+    for button in driver.find_elements("css selector", "button[role='tab']"):
+        if button.text.strip() == title:
+            button.click()
+            return
+    raise AssertionError(f"no tab {title!r}")
+
+
+def test_the_app_in_chromium(served, browser):
+    url, settings, model = served
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.get(url)
+    assert wait_for(lambda: "Fine-R1-7B" in page_text(browser)), "the bundled rows never appeared"
+    assert "SigLIP-L (384)" in page_text(browser) and "88.71" in page_text(browser)
+    for title in TABS:
+        click_tab(browser, title)
+        time.sleep(1.0)
+        browser.save_screenshot(str(ARTIFACTS / f"tab-{title.lower().replace(' ', '-')}.png"))
+    click_tab(browser, "Closed-world accuracy")
+    search = browser.find_element("css selector", "#search textarea, #search input")
+    search.send_keys("Qwen2.5")
+    table = lambda: browser.find_element("css selector", "#table-closed_accuracy").text
+    assert wait_for(lambda: "Qwen2.5-VL-7B" in table() and "Fine-R1-7B" not in table()), table()
+    browser.save_screenshot(str(ARTIFACTS / "filtered.png"))
+
+    click_tab(browser, "Submit")
+    browser.find_element("css selector", "#submit-model textarea, #submit-model input").send_keys(str(model))
+    browser.find_element("css selector", "#submit-contact textarea, #submit-contact input").send_keys("me@example.org")
+    browser.find_element("css selector", "#submit-button").click()
+    status = lambda: browser.find_element("css selector", "#submit-status").text
+    assert wait_for(lambda: "Submitted" in status()), status()
+    queue_table = lambda: browser.find_element("css selector", "#queue-table").text
+    assert wait_for(lambda: "PENDING" in queue_table() and "tiny-vlm" in queue_table()), queue_table()
+    browser.save_screenshot(str(ARTIFACTS / "submitted.png"))
+    [request] = Queue(LocalStorage(settings.queue)).listing().requests
+    assert request.model == str(model) and request.contact == "me@example.org"
+
+
+def test_the_same_submission_through_gradio_client(served):
+    from gradio_client import Client
+
+    url, settings, _ = served
+    client = Client(url, verbose=False)
+    arguments = dict(model="ground_truth", revision="main", precision="bfloat16", family="reference responder",
+                     backend="responder", contact="api@example.org", protocol="official")
+    accepted = client.predict(*arguments.values(), api_name="/submit")
+    assert "Submitted" in accepted
+    refused = client.predict(*arguments.values(), api_name="/submit")
+    assert "Refused" in refused and "already submitted" in refused
+    models = [r.model for r in Queue(LocalStorage(settings.queue)).listing().requests]
+    assert models.count("ground_truth") == 1
