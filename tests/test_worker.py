@@ -9,6 +9,7 @@ import time
 import pytest
 
 from finebench import entries
+from finebench.leaderboard import detail
 from finebench.leaderboard.app import Leaderboard
 from finebench.leaderboard.queue import FAILED, FINISHED, PENDING, RUNNING, Queue
 from finebench.leaderboard.settings import Settings
@@ -50,6 +51,19 @@ def test_round_trip_from_submission_to_published_row(deployment):
     frame = board.view("Closed-world accuracy", "first_option", [], [], [], ["submitted"], [], None)
     assert list(frame["model"]) == ["first_option"] and list(frame["mean"]) == [100.0]
     assert board.queue_frame().iloc[0]["status"] == FINISHED
+
+
+def test_details_of_a_published_entry(deployment):
+    settings, queue, results = deployment
+    request = queue.submit(responder_request("random_option", settings))
+    run_worker(queue, results, settings, once=True, lite=True)
+    entry = entries.read(queue.get(request.id).entries[0])
+    per_class = detail.per_class_accuracy(entry)
+    assert len(per_class) > 100 and set(per_class["dataset"]) == {"aircraft", "bird", "car", "dog", "flower", "pet"}
+    assert per_class["lines"].sum() == 600
+    confused = detail.confused_pairs(entry)
+    assert len(confused) == 15 and (confused["true class"] != confused["answered"]).all()
+    assert "random_option" in detail.provenance_markdown(entry) and request.id in detail.provenance_markdown(entry)
 
 
 def test_a_failing_evaluation_is_marked_failed_with_its_reason(deployment, tmp_path):
