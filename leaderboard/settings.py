@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from finebench.home import finebench_home
@@ -22,7 +22,6 @@ class Settings:
     local_model_roots: tuple[Path, ...] = ()  # where local checkpoints may be submitted from
     max_model_bytes: int = 40 * 2**30
     stale_after_seconds: int = 600  # a RUNNING request whose heartbeat is older goes back to PENDING
-    extra: dict = field(default_factory=dict)
 
 
 def load_settings() -> Settings:

@@ -24,8 +24,7 @@ def checkpoint(folder, files=("model.safetensors",), config=None, size=100):
 
 def submit(settings, model, backend="hf", hub=None, **changes):
     values = dict(revision="main", precision="bfloat16", family="general MLLM", backend=backend,
-                  contact="me@example.org", protocol="finebench")
-    values.update(changes)
+                  contact="me@example.org", protocol="finebench", **changes)
     return validate_submission(model, values["revision"], values["precision"], values["family"], values["backend"],
                                values["contact"], values["protocol"], settings,
                                check_hub=hub or (lambda m, r: WeightsInfo(("model.safetensors", "config.json"), 10, {})))
@@ -64,11 +63,11 @@ def test_weights_code_and_size_rules(settings, tmp_path):
 
 
 def test_form_fields(settings):
-    for field, value, message in (("revision", "../main", "not a branch"), ("contact", "", "contact"),
-                                  ("precision", "int3", "precision"), ("family", "alien", "family"),
-                                  ("backend", "tpu", "backend"), ("protocol", "paper", "protocol")):
+    for changes, message in (({"revision": "../main"}, "not a branch"), ({"contact": ""}, "contact"),
+                             ({"precision": "int3"}, "precision"), ({"family": "alien"}, "family"),
+                             ({"backend": "tpu"}, "backend"), ({"protocol": "paper"}, "protocol")):
+        arguments = {"backend": "responder", **changes}
         with pytest.raises(FinebenchError, match=message):
-            submit(settings, "ground_truth", backend="responder", **{field: value} if field != "backend"
-                   else {}) if field != "backend" else submit(settings, "ground_truth", backend=value)
+            submit(settings, "ground_truth", **arguments)
     with pytest.raises(FinebenchError, match="not a reference responder"):
         submit(settings, "smartest_option", backend="responder")
