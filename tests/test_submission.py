@@ -23,8 +23,8 @@ def checkpoint(folder, files=("model.safetensors",), config=None, size=100):
 
 
 def submit(settings, model, backend="hf", hub=None, **changes):
-    values = dict(revision="main", precision="bfloat16", family="general MLLM", backend=backend,
-                  contact="me@example.org", protocol="finebench", **changes)
+    values = {"revision": "main", "precision": "bfloat16", "family": "general MLLM", "backend": backend,
+              "contact": "me@example.org", "protocol": "finebench", **changes}
     return validate_submission(model, values["revision"], values["precision"], values["family"], values["backend"],
                                values["contact"], values["protocol"], settings,
                                check_hub=hub or (lambda m, r: WeightsInfo(("model.safetensors", "config.json"), 10, {})))
