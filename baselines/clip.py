@@ -1,0 +1,166 @@
+"""CLIP-like zero-shot classification as an lmms-eval model: `--model finebench_clip`.
+
+It answers the same finegrained_* tasks as the MLLMs, so its runs are scored, ingested
+and compared the same way. Closed world (the paper's rule): the option whose text
+embedding, "a photo of a {class}." (or the 80 ImageNet templates, ensembled), has the
+highest cosine with the image. Open world: the same over every class of the dataset.
+The `foci` rule takes a softmax over all classes of the dataset restricted to the
+options; it picks the same option and logs calibrated probabilities.
+
+Class text embeddings are computed once per (model, dataset, template set) and cached on
+disk under $FINEBENCH_HOME/cache/clip; images are encoded in batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from finebench import atomic
+from finebench.errors import FinebenchError
+from finebench.registry import get_dataset
+
+KNOWN = {  # the paper's four, by short name -> (open_clip architecture, pretrained tag)
+    "clip-l": ("ViT-L-14-336", "openai"),
+    "eva-g": ("EVA01-g-14", "laion400m_s11b_b41k"),
+    "siglip-l": ("ViT-L-16-SigLIP-384", "webli"),
+    "siglip2-l": ("ViT-L-16-SigLIP2-384", "webli"),
+}
+RULES = ("cosine", "foci")
+
+
+def template_set(name: str) -> tuple[str, ...]:
+    if name == "photo":
+        return ("a photo of a {}.",)
+    if name == "imagenet80":
+        from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+
+        return tuple(template("{}") for template in OPENAI_IMAGENET_TEMPLATES)
+    raise FinebenchError(f"unknown template set {name!r}", "use templates=photo or templates=imagenet80")
+
+
+class Encoder:
+    """Unit-length image and text embeddings from open_clip or a Hugging Face CLIP/SigLIP model."""
+
+    def __init__(self, name: str, device: str | None = None, seed: int = 0):
+        import torch
+
+        self.torch = torch
+        self.name = name
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        torch.manual_seed(seed)  # a randomly initialised model (pretrained=random) is then reproducible
+        if name.startswith("hf:") or (Path(name) / "config.json").is_file():
+            self._load_transformers(name.removeprefix("hf:"))
+        else:
+            self._load_open_clip(name)
+        self.half = self.device.startswith("cuda")
+        if self.half:
+            self.model = self.model.half()
+
+    def _load_open_clip(self, name: str) -> None:
+        import open_clip
+
+        architecture, pretrained = KNOWN.get(name, (name.split(":", 1) + [None])[:2])
+        pretrained = None if pretrained in (None, "random") else pretrained
+        if architecture.endswith(".json") and Path(architecture).is_file():  # a model config of one's own
+            open_clip.add_model_config(architecture)
+            architecture = Path(architecture).stem
+        try:
+            self.model, _, self.preprocess = open_clip.create_model_and_transforms(
+                architecture, pretrained=pretrained, device=self.device)
+            self.tokenizer = open_clip.get_tokenizer(architecture)
+        except Exception as error:  # unknown name, weights not downloadable: one message
+            raise FinebenchError(f"cannot load the CLIP-like model {name!r} ({type(error).__name__}: {error})",
+                                 f"use one of {', '.join(KNOWN)}, ARCH:PRETRAINED from open_clip.list_pretrained(), "
+                                 "or hf:<Hugging Face CLIP/SigLIP id>") from None
+        self.model.eval()
+        self.kind = "open_clip"
+
+    def _load_transformers(self, name: str) -> None:
+        from transformers import AutoModel, AutoProcessor
+
+        self.model = AutoModel.from_pretrained(name).to(self.device).eval()
+        self.processor = AutoProcessor.from_pretrained(name)
+        self.kind = "transformers"
+
+    def _features(self, output):
+        return output if isinstance(output, self.torch.Tensor) else output.pooler_output
+
+    def _normalised(self, features) -> np.ndarray:
+        features = features.float()
+        return (features / features.norm(dim=-1, keepdim=True)).cpu().numpy()
+
+    def images(self, images: Sequence) -> np.ndarray:
+        with self.torch.no_grad():
+            if self.kind == "open_clip":
+                batch = self.torch.stack([self.preprocess(image) for image in images]).to(self.device)
+                return self._normalised(self.model.encode_image(batch.half() if self.half else batch))
+            inputs = self.processor(images=list(images), return_tensors="pt").to(self.device)
+            return self._normalised(self._features(self.model.get_image_features(**inputs)))
+
+    def texts(self, texts: Sequence[str]) -> np.ndarray:
+        with self.torch.no_grad():
+            if self.kind == "open_clip":
+                return self._normalised(self.model.encode_text(self.tokenizer(list(texts)).to(self.device)))
+            inputs = self.processor(text=list(texts), padding="max_length", truncation=True,
+                                    return_tensors="pt").to(self.device)
+            return self._normalised(self._features(self.model.get_text_features(**inputs)))
+
+    @property
+    def logit_scale(self) -> float:
+        scale = getattr(self.model, "logit_scale", None)
+        return float(scale.exp()) if scale is not None else 100.0
+
+
+def class_embeddings(encoder: Encoder, class_names: Sequence[str], templates: Sequence[str],
+                     batch_size: int = 256) -> np.ndarray:
+    """One unit vector per class: the normalised mean of its templated prompts' embeddings."""
+    prompts = [template.format(name) for name in class_names for template in templates]
+    vectors = np.concatenate([encoder.texts(prompts[i:i + batch_size]) for i in range(0, len(prompts), batch_size)])
+    means = vectors.reshape(len(class_names), len(templates), -1).mean(axis=1)
+    return means / np.linalg.norm(means, axis=1, keepdims=True)
+
+
+@dataclass
+class ClassEmbeddingCache:
+    """Class embeddings on disk, keyed by everything they depend on."""
+
+    folder: Path
+    hits: int = 0
+    misses: int = 0
+
+    def get(self, encoder: Encoder, model_key: str, dataset: str, templates_name: str) -> np.ndarray:
+        names = get_dataset(dataset).class_names
+        templates = template_set(templates_name)
+        key = hashlib.sha256(json.dumps([model_key, dataset, templates, names]).encode()).hexdigest()[:24]
+        path = self.folder / f"{dataset}-{templates_name}-{key}.npy"
+        if path.is_file():
+            self.hits += 1
+            return np.load(path)
+        self.misses += 1
+        matrix = class_embeddings(encoder, names, templates).astype(np.float32)
+        with atomic.atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                np.save(handle, matrix)
+        return matrix
+
+
+def choose(image: np.ndarray, candidates: np.ndarray, rule: str = "cosine", scale: float = 100.0
+           ) -> tuple[int, np.ndarray]:
+    """Index of the chosen candidate and the scores it was chosen by.
+
+    cosine: the candidates' cosines with the image (the paper's rule). foci: a softmax over
+    every class of the dataset, restricted to the candidates and renormalised, which equals
+    a softmax over the candidates' scaled cosines: the same choice, with probabilities.
+    """
+    cosines = candidates @ image
+    if rule == "cosine":
+        return int(np.argmax(cosines)), cosines
+    logits = scale * cosines
+    probabilities = np.exp(logits - logits.max())
+    return int(np.argmax(probabilities)), probabilities / probabilities.sum()

@@ -1,0 +1,74 @@
+"""The lmms-eval model `finebench_clip`: CLIP-like zero-shot answers to the finegrained_* tasks.
+
+    --model finebench_clip --model_args name=siglip-l,templates=imagenet80,rule=cosine,batch_size=64
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+from lmms_eval.api.instance import Instance
+from lmms_eval.api.model import lmms
+from tqdm.auto import tqdm
+
+from finebench.home import finebench_home
+from finebench.registry import get_dataset
+from finebench.responders import formatted, options_in_prompt
+
+from .clip import RULES, ClassEmbeddingCache, Encoder, choose, template_set
+
+
+class FinebenchCLIP(lmms):
+    def __init__(self, name: str = "siglip-l", templates: str = "photo", rule: str = "cosine",
+                 batch_size: int | str = 32, device: str | None = None, seed: int | str = 0, **_ignored) -> None:
+        super().__init__()
+        if rule not in RULES:
+            raise ValueError(f"rule must be one of {RULES}, not {rule!r}")
+        template_set(templates)  # fail early on an unknown template set
+        self.name, self.templates, self.rule, self.batch_size = name, templates, rule, int(batch_size)
+        self.encoder = Encoder(name, device, int(seed))
+        self.cache = ClassEmbeddingCache(finebench_home() / "cache" / "clip")
+        self.model_key = f"{name}|seed={seed}"
+
+    def _answer(self, request: Instance, image_vector: np.ndarray) -> str:
+        context, _, _, doc_id, task, split = request.args
+        doc = self.task_dict[task][split][doc_id]
+        dataset = str(doc["dataset"])
+        names = list(get_dataset(dataset).class_names)
+        matrix = self.cache.get(self.encoder, self.model_key, dataset, self.templates)
+        candidates = options_in_prompt(context) or names  # the open world: every class of the dataset
+        rows = [names.index(candidate) for candidate in candidates]
+        index, _ = choose(image_vector, matrix[rows], self.rule, self.encoder.logit_scale)
+        return formatted(candidates[index])
+
+    def generate_until(self, requests: list[Instance]) -> list[str]:
+        answers: list[str | None] = [None] * len(requests)
+        by_task = defaultdict(list)
+        for position, request in enumerate(requests):
+            by_task[request.args[4], request.args[5]].append(position)
+        bar = tqdm(total=len(requests), desc=f"finebench_clip {self.name}", unit="img")
+        for (task, split), positions in by_task.items():
+            for start in range(0, len(positions), self.batch_size):
+                batch = positions[start:start + self.batch_size]
+                images = []
+                for position in batch:
+                    _, _, doc_to_visual, doc_id, _, _ = requests[position].args
+                    images.append(doc_to_visual(self.task_dict[task][split][doc_id])[0])
+                for position, vector in zip(batch, self.encoder.images(images)):
+                    answers[position] = self._answer(requests[position], vector)
+                bar.update(len(batch))
+        bar.close()
+        return answers
+
+    def generate_until_multi_round(self, requests: list[Instance]) -> list[str]:
+        return self.generate_until(requests)
+
+    def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
+        raise ValueError("finebench_clip answers generate_until tasks only (the finegrained_* tasks)")
+
+
+def model_manifests():
+    from lmms_eval.models.registry_v2 import ModelManifest
+
+    return [ModelManifest(model_id="finebench_clip", simple_class_path=f"{__name__}.FinebenchCLIP")]
