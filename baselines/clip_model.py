@@ -1,6 +1,8 @@
 """The lmms-eval model `finebench_clip`: CLIP-like zero-shot answers to the finegrained_* tasks.
 
-    --model finebench_clip --model_args name=siglip-l,templates=imagenet80,rule=cosine,batch_size=64
+    --model finebench_clip --model_args name=siglip-l,templates=imagenet80,rule=cosine --batch_size 64
+
+(lmms-eval's --batch_size is the number of images encoded at once.)
 """
 
 from __future__ import annotations

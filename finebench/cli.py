@@ -188,6 +188,22 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--gen-kwargs", default="", help="lmms-eval --gen_kwargs for every request")
     worker.add_argument("--encoder", help="text encoder for the open-world similarity")
 
+    baselines = commands.add_parser("baselines", help="the paper's baselines by name: list them, run one")
+    baseline_commands = baselines.add_subparsers(dest="baselines_command", required=True, metavar="ACTION")
+    baseline_commands.add_parser("list", help="the registry: name, family, size, backends, hub id")
+    run_baseline = baseline_commands.add_parser(
+        "run", help="run a baseline through lmms-eval and ingest the result",
+        description="Run a registered baseline on the benchmark (GPU for the MLLMs) and write its result entries.")
+    run_baseline.add_argument("name", help="a name from `finebench baselines list`, e.g. Qwen2.5-VL-7B or SigLIP-L")
+    run_baseline.add_argument("--backend", choices=("hf", "vllm", "clip"),
+                              help="default: hf for MLLMs (vllm where hf is missing), clip for CLIP-like models")
+    run_baseline.add_argument("--tasks", default="finegrained,finegrained_official",
+                              help="lmms-eval tasks or groups (default: finegrained,finegrained_official)")
+    run_baseline.add_argument("--output", type=Path, help="run folder (default: $FINEBENCH_HOME/runs/<name>)")
+    run_baseline.add_argument("--model-args", default="", help="extra lmms-eval model arguments, e.g. device_map=auto")
+    run_baseline.add_argument("--encoder", help="text encoder for the open-world similarity")
+    run_baseline.add_argument("--limit", type=_positive, help="lmms-eval --limit, for a quick check")
+
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
     bench_prepare = bench_commands.add_parser(
@@ -394,10 +410,38 @@ def run_worker(args: argparse.Namespace) -> None:
     print(f"processed {count} request(s)")
 
 
+def run_baselines(args: argparse.Namespace) -> None:
+    from finebench.baselines.registry import get_baseline, table
+
+    if args.baselines_command == "list":
+        print(table())
+        return
+    from . import entries
+    from .evalrun import run_lmms_eval
+    from .home import finebench_home
+    from .ingest import ingest
+
+    baseline = get_baseline(args.name)
+    backend = args.backend or baseline.backends[0]
+    model_arguments = baseline.lmms_eval_arguments(backend)
+    if args.model_args:
+        model_arguments[3] += f",{args.model_args}"
+    output = args.output or finebench_home() / "runs" / baseline.name
+    command = [*model_arguments, "--tasks", args.tasks, "--log_samples", "--output_path", str(output)]
+    if args.limit:
+        command += ["--limit", str(args.limit)]
+    if run_lmms_eval(command, args.encoder) != 0:
+        raise FinebenchError(f"lmms-eval failed for {baseline.name}", "its log above says why")
+    for path in ingest(output, finebench_home() / "results", baseline.name, baseline.family,
+                       parameters=baseline.parameters, model_id=baseline.hub_id):
+        print(f"{entries.format_table(entries.read(path))}\n  written to {path}\n")
+
+
 COMMANDS = {"prepare": run_prepare, "fewshot": run_fewshot, "manifests": run_manifests, "status": run_status,
             "fixtures": run_fixtures, "demo": run_demo, "bench": run_bench, "tasks-dir": run_tasks_dir,
             "rescore": run_rescore, "ingest": run_ingest, "tables": run_tables,
-            "leaderboard": run_leaderboard, "submit": run_submit, "worker": run_worker}
+            "leaderboard": run_leaderboard, "submit": run_submit, "worker": run_worker,
+            "baselines": run_baselines}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -69,13 +69,14 @@ def _metric_scores(run: Run, official_order: bool | None, metric: str) -> dict |
     return table
 
 
-def _model(run: Run, name: str | None, family: str | None) -> dict:
+def _model(run: Run, name: str | None, family: str | None, parameters: float | None = None,
+           model_id: str | None = None) -> dict:
     config = run.results.get("config", {})
     arguments = dict(part.split("=", 1) for part in str(config.get("model_args") or "").split(",") if "=" in part)
-    model_id = arguments.get("pretrained") or arguments.get("model") or arguments.get("model_version")
+    model_id = model_id or arguments.get("pretrained") or arguments.get("model") or arguments.get("model_version")
     return {"name": name or model_id or str(config.get("model")), "id": model_id,
             "revision": arguments.get("revision"), "backend": config.get("model"), "family": family,
-            "parameters": None}
+            "parameters": parameters}
 
 
 def _encoder(run: Run) -> str | None:
@@ -102,6 +103,8 @@ def _provenance(run: Run) -> dict:
         "run_date": run.results.get("date"),
         "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "rescored": run.results.get("finebench_rescore"),
+        "strategy": next((key.strategy for key in run.tasks if key.world == "closed" and not key.official_order),
+                         "zero-shot"),
     }
 
 
@@ -114,8 +117,8 @@ def _installed_version(package: str) -> str | None:
         return None
 
 
-def build_entries(run: Run, name: str | None = None, family: str | None = None,
-                  source: str = "reproduced") -> list[dict]:
+def build_entries(run: Run, name: str | None = None, family: str | None = None, source: str = "reproduced",
+                  parameters: float | None = None, model_id: str | None = None) -> list[dict]:
     if not run.tasks:
         raise FinebenchError(f"{run.results_path} holds no finegrained_* task",
                              "run lmms-eval with --tasks finegrained (or finegrained_lite)")
@@ -124,6 +127,10 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None,
         raise FinebenchError(f"{run.results_path} mixes lite and full tasks",
                              "run the full benchmark and the lite subset into separate output folders")
     lite = next(iter(subsets))
+    strategies = {key.strategy for key in run.tasks if key.world == "closed" and not key.official_order}
+    if len(strategies) > 1:
+        raise FinebenchError(f"{run.results_path} mixes inference strategies ({', '.join(sorted(strategies))})",
+                             "run each strategy (finegrained, finegrained_cot, finegrained_icl) into its own folder")
     built = []
     for protocol, sources in SOURCES.items():
         scores = {metric: table for metric, (order, name_) in sources.items()
@@ -131,7 +138,7 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None,
         if not scores:
             continue
         built.append(entries.validate({
-            "schema_version": entries.SCHEMA_VERSION, "model": _model(run, name, family), "protocol": protocol,
+            "schema_version": entries.SCHEMA_VERSION, "model": _model(run, name, family, parameters, model_id), "protocol": protocol,
             "subset": "lite" if lite else "full",
             "text_encoder": _encoder(run), "source": source, "scores": scores, "provenance": _provenance(run),
         }))
@@ -139,7 +146,7 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None,
 
 
 def ingest(folder: Path | str, output_dir: Path, name: str | None = None, family: str | None = None,
-           source: str = "reproduced") -> list[Path]:
+           source: str = "reproduced", parameters: float | None = None, model_id: str | None = None) -> list[Path]:
     run = read_run(folder)
     return [entries.write(entry, Path(output_dir) / entries.file_name(entry))
-            for entry in build_entries(run, name, family, source)]
+            for entry in build_entries(run, name, family, source, parameters, model_id)]

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from .errors import FinebenchError
 
-_TASK = re.compile(r"^finegrained(?P<official>_official)?(?P<lite>_lite)?_(?P<dataset>[a-z]+)_"
+_TASK = re.compile(r"^finegrained(?P<variant>_official|_cot|_icl)?(?P<lite>_lite)?_(?P<dataset>[a-z]+)_"
                    r"(?P<split>seen|unseen)_(?P<world>closed|open)$")
+STRATEGIES = {None: "zero-shot", "_official": "zero-shot", "_cot": "zero-shot CoT", "_icl": "in-context"}
 _STAMP = re.compile(r"^(?P<stamp>.+?)_results\.json$")
 
 
@@ -22,14 +23,15 @@ class TaskKey:
     dataset: str
     split: str
     world: str  # closed | open
+    strategy: str = "zero-shot"  # zero-shot | zero-shot CoT | in-context (the paper's Fig. 3b)
 
 
 def parse_task(name: str) -> TaskKey | None:
     match = _TASK.match(name)
     if not match:
         return None
-    return TaskKey(name, bool(match["official"]), bool(match["lite"]), match["dataset"], match["split"],
-                   match["world"])
+    return TaskKey(name, match["variant"] == "_official", bool(match["lite"]), match["dataset"], match["split"],
+                   match["world"], STRATEGIES[match["variant"]])
 
 
 @dataclass

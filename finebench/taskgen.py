@@ -35,12 +35,18 @@ lmms_eval_specific_kwargs:
 metadata:
   version: 1
 """
-# (variant, world) -> (task-name prefix, doc_to_text, process_results, metrics)
+# variant -> (task-name prefix, doc_to_text, process_results, metrics, doc_to_visual override)
 VARIANTS = {
-    "closed": ("finegrained", "closed_doc_to_text", "closed_process_results", CLOSED_METRICS),
-    "open": ("finegrained", "open_doc_to_text", "open_process_results", OPEN_METRICS),
-    "official": ("finegrained_official", "official_closed_doc_to_text", "closed_process_results", CLOSED_METRICS),
+    "closed": ("finegrained", "closed_doc_to_text", "closed_process_results", CLOSED_METRICS, None),
+    "open": ("finegrained", "open_doc_to_text", "open_process_results", OPEN_METRICS, None),
+    "official": ("finegrained_official", "official_closed_doc_to_text", "closed_process_results", CLOSED_METRICS,
+                 None),
+    # the inference strategies of the paper's Fig. 3b, on the finebench closed world
+    "cot": ("finegrained_cot", "cot_closed_doc_to_text", "closed_process_results", CLOSED_METRICS, None),
+    "icl": ("finegrained_icl", "icl_closed_doc_to_text", "closed_process_results", CLOSED_METRICS,
+            "icl_doc_to_visual"),
 }
+CLOSED_ONLY = ("official", "cot", "icl")
 
 
 def task_name(variant: str, dataset: str, split: str, lite: bool = False) -> str:
@@ -50,13 +56,14 @@ def task_name(variant: str, dataset: str, split: str, lite: bool = False) -> str
 
 
 def _task_yaml(variant: str, dataset: str, split: str, lite: bool) -> str:
-    _, doc_to_text, process_results, metrics = VARIANTS[variant]
+    _, doc_to_text, process_results, metrics, doc_to_visual = VARIANTS[variant]
+    visual = f"doc_to_visual: !function utils.{doc_to_visual}\n" if doc_to_visual else ""
     metric_lines = "".join(
         f"  - metric: {metric}\n    aggregation: !function utils.aggregate_percent\n    higher_is_better: true\n"
         for metric in metrics)
     return (f"{HEADER}task: {task_name(variant, dataset, split, lite)}\ninclude: _default_template_yaml\n"
             f"dataset_kwargs:\n  data_files: !function utils.files_{dataset}_{split}{'_lite' if lite else ''}\n"
-            f"doc_to_text: !function utils.{doc_to_text}\nprocess_results: !function utils.{process_results}\n"
+            f"{visual}doc_to_text: !function utils.{doc_to_text}\nprocess_results: !function utils.{process_results}\n"
             f"metric_list:\n{metric_lines}")
 
 
@@ -74,8 +81,8 @@ def _groups(lite: bool) -> dict[str, tuple[list[str], tuple[str, ...]]]:
     infix = "_lite" if lite else ""
     groups: dict[str, tuple[list[str], tuple[str, ...]]] = {}
     for variant, world_name, metrics in (("closed", "closed", CLOSED_METRICS), ("open", "open", OPEN_METRICS),
-                                         ("official", "official", CLOSED_METRICS)):
-        base = f"finegrained{infix}_{world_name}" if variant != "official" else f"finegrained_official{infix}"
+                                         *((v, v, CLOSED_METRICS) for v in CLOSED_ONLY)):
+        base = f"finegrained{infix}_{world_name}" if variant not in CLOSED_ONLY else f"{VARIANTS[variant][0]}{infix}"
         for split in SPLITS:
             groups[f"{base}_{split}"] = ([task_name(variant, d, split, lite) for d in DATASET_KEYS], metrics)
         groups[base] = ([f"{base}_{split}" for split in SPLITS], metrics)

@@ -6,9 +6,13 @@ location comes from FINEBENCH_HOME through finebench.store, the one place that k
 
 from __future__ import annotations
 
+import functools
+import io
 from typing import Mapping
 
 from .encoders import load_encoder
+from .errors import FinebenchError
+from .fewshot import DEFAULT_SHOTS, fewshot_path
 from .home import prepared_dir
 from .prompts import STEP_BY_STEP, closed_prompt, open_prompt
 from .scoring import mean_percent, score_closed, score_open_batch
@@ -39,6 +43,51 @@ def closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = Non
 def official_closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
     """The released closed-world prompt with the released option order (ground truth first)."""
     return _wrap(closed_prompt(str(doc["question"]), doc["official_options"]), lmms_eval_specific_kwargs)
+
+
+def cot_closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
+    """Zero-shot chain of thought (the paper's Fig. 3b): the finebench closed prompt plus "think step by step"."""
+    return closed_doc_to_text(doc, {**(lmms_eval_specific_kwargs or {}), "step_by_step": True})
+
+
+DEMONSTRATION_SEED = 1  # the k-shot set the in-context demonstrations come from
+
+
+@functools.lru_cache(maxsize=8)
+def demonstrations(dataset: str) -> dict:
+    """One training image per seen class (the first of the k-shot set), as PIL images."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    path = fewshot_path(dataset, DEFAULT_SHOTS, DEMONSTRATION_SEED)
+    if not path.is_file():
+        raise FinebenchError(f"in-context tasks need the {DEFAULT_SHOTS}-shot training set of {dataset} ({path})",
+                             f"run `finebench fewshot --data-root <folder with the archives> --datasets {dataset}`")
+    rows = sorted(pq.read_table(path, columns=["sample_id", "class_name", "image"]).to_pylist(),
+                  key=lambda row: row["sample_id"])
+    chosen = {}
+    for row in rows:
+        if row["class_name"] not in chosen:
+            chosen[row["class_name"]] = Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
+    return chosen
+
+
+def demonstration_classes(doc: Doc) -> list[str]:
+    """The options that are seen classes, in the order the prompt lists them: they get an example image."""
+    available = demonstrations(str(doc["dataset"]))
+    return [option for option in doc["finebench_options"] if option in available]
+
+
+def icl_doc_to_visual(doc: Doc) -> list:
+    examples = demonstrations(str(doc["dataset"]))
+    return [examples[name] for name in demonstration_classes(doc)] + doc_to_visual(doc)
+
+
+def icl_closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
+    """In-context learning: one example image per candidate that is a seen class, then the question image."""
+    names = demonstration_classes(doc)
+    intro = "".join(f"Image {number}: an example of {name}. " for number, name in enumerate(names, start=1))
+    return intro + f"Image {len(names) + 1} is the image in question. " + closed_doc_to_text(doc, lmms_eval_specific_kwargs)
 
 
 def open_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:

@@ -54,5 +54,8 @@ def prepared_home(tmp_path_factory, manifests, manifest_dir) -> Path:
     patch = pytest.MonkeyPatch()
     patch.setenv("FINEBENCH_HOME", str(home))
     prepare(home / "archives", manifest_dir, progress=False)
+    from finebench.fewshot import prepare_fewshot
+
+    prepare_fewshot(home / "archives", manifest_dir, seeds=[1])
     patch.undo()
     return home

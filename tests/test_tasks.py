@@ -20,11 +20,12 @@ def test_the_task_and_group_names():
     files = taskgen.generate()
     tasks = {name[:-5] for name in files if name.startswith("finegrained")}
     groups = {name[len("_group_"):-5] for name in files if name.startswith("_group_")}
-    assert len(tasks) == 72 and not tasks & groups
+    assert len(tasks) == 120 and not tasks & groups
     assert {f"finegrained_{d}_{s}_{w}" for d in DATASET_KEYS for s in ("seen", "unseen")
             for w in ("closed", "open")} <= tasks
     assert {"finegrained", "finegrained_closed", "finegrained_open", "finegrained_official", "finegrained_lite",
-            "finegrained_closed_seen", "finegrained_official_lite", *(f"finegrained_{d}" for d in DATASET_KEYS)} <= groups
+            "finegrained_closed_seen", "finegrained_official_lite", "finegrained_cot", "finegrained_icl",
+            *(f"finegrained_{d}" for d in DATASET_KEYS)} <= groups
 
 
 def test_metric_names_are_not_substrings_of_one_another():

@@ -1,0 +1,148 @@
+"""The CLIP-like baseline through lmms-eval, the choice rules, the MLLM registry, and the CoT / ICL prompts."""
+
+import ast
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from finebench.baselines.clip import choose, class_embeddings
+from finebench.baselines.registry import BASELINES, get_baseline
+from finebench.errors import FinebenchError
+from finebench.runs import read_run
+from finebench.taskgen import tasks_dir
+
+TINY_CLIP = {"embed_dim": 32, "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
+             "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}
+
+
+def test_choice_rules_on_hand_made_embeddings():
+    image = np.array([1.0, 0.0, 0.0])
+    candidates = np.array([[0.0, 1.0, 0.0], [0.8, 0.6, 0.0], [0.6, 0.0, 0.8], [-1.0, 0.0, 0.0]])
+    index, cosines = choose(image, candidates)
+    assert index == 1 and np.allclose(cosines, [0.0, 0.8, 0.6, -1.0])
+    index, probabilities = choose(image, candidates, rule="foci", scale=10.0)
+    expected = np.exp(10 * cosines) / np.exp(10 * cosines).sum()
+    assert index == 1 and np.allclose(probabilities, expected) and probabilities.sum() == pytest.approx(1.0)
+
+
+def test_template_ensemble_is_the_normalised_mean():
+    class Fake:
+        def texts(self, texts):
+            vectors = np.array([[len(t), t.count("photo"), 1.0] for t in texts], dtype=float)
+            return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    templates = ("a photo of a {}.", "art of the {}.")
+    matrix = class_embeddings(Fake(), ["rose", "lotus"], templates)
+    prompts = Fake().texts(["a photo of a rose.", "art of the rose."])
+    mean = prompts.mean(axis=0)
+    assert np.allclose(matrix[0], mean / np.linalg.norm(mean))
+    assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0)
+
+
+def test_clip_baseline_end_to_end_with_a_random_open_clip_model(prepared_home, tmp_path):
+    config = tmp_path / "finebench-tiny-clip.json"
+    config.write_text(json.dumps(TINY_CLIP))
+    environment = {**os.environ, "FINEBENCH_HOME": str(prepared_home), "FINEBENCH_ENCODER": "minilm"}
+
+    def run(output):
+        command = [sys.executable, "-m", "finebench", "eval", "--model", "finebench_clip", "--model_args",
+                   f"name={config}:random,templates=imagenet80", "--batch_size", "16",
+                   "--tasks", "finegrained_lite_pet_seen_closed,finegrained_lite_pet_unseen_open",
+                   "--log_samples", "--output_path", str(output)]
+        result = subprocess.run(command, capture_output=True, text=True, env=environment)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return read_run(output)
+
+    first = run(tmp_path / "first")
+    cache = sorted((prepared_home / "cache" / "clip").glob("pet-imagenet80-*.npy"))
+    assert len(cache) == 1 and np.load(cache[0]).shape == (37, 32)
+    stamp = cache[0].stat().st_mtime_ns
+    second = run(tmp_path / "second")
+    assert cache[0].stat().st_mtime_ns == stamp  # the class embeddings came from the disk cache
+    for run_ in (first, second):
+        samples = run_.samples["finegrained_lite_pet_seen_closed"]
+        assert len(samples) == 50
+        answer = samples[0]["finebench_accuracy"]
+        assert answer["named"] == [answer["answer"]] and answer["answer"] in answer["options"]
+        open_answer = run_.samples["finegrained_lite_pet_unseen_open"][0]["finebench_inclusion"]["answer"]
+        from finebench.registry import get_dataset
+
+        assert open_answer in get_dataset("pet").class_names  # the open world: argmax over all 37 breeds
+    assert [s["filtered_resps"] for s in first.samples["finegrained_lite_pet_seen_closed"]] == \
+        [s["filtered_resps"] for s in second.samples["finegrained_lite_pet_seen_closed"]]
+
+
+def _init_parameters(class_path: str) -> tuple[set[str], bool]:
+    """The __init__ parameters of an lmms-eval model class, read from its source without importing it."""
+    module_name, class_name = class_path.rsplit(".", 1)
+    source = open(importlib.util.find_spec(module_name).origin).read()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+                    names = {a.arg for a in item.args.args + item.args.kwonlyargs}
+                    return names, item.args.kwarg is not None
+    raise AssertionError(f"no __init__ for {class_path}")
+
+
+@pytest.mark.parametrize("name", list(BASELINES))
+def test_every_baseline_names_a_backend_lmms_eval_accepts(name):
+    from lmms_eval.models import MODEL_REGISTRY_V2
+
+    baseline = get_baseline(name)
+    for backend in baseline.backends:
+        arguments = baseline.lmms_eval_arguments(backend)
+        model, model_args = arguments[1], dict(part.split("=", 1) for part in arguments[3].split(","))
+        manifest = MODEL_REGISTRY_V2.get_manifest(model)  # raises for a model lmms-eval does not know
+        path = manifest.simple_class_path if backend != "vllm" else (manifest.chat_class_path or
+                                                                      manifest.simple_class_path)
+        accepted, open_ended = _init_parameters(path)
+        unknown = set(model_args) - accepted
+        assert not unknown or open_ended, (name, backend, unknown)
+        assert model_args.get("pretrained", model_args.get("model", model_args.get("name")))
+    with pytest.raises(FinebenchError, match="no 'hf' backend"):
+        get_baseline("Idefics3-8B").lmms_eval_arguments("hf")
+
+
+def test_icl_prompt_holds_seen_class_demonstrations_only(prepared_home, manifests, monkeypatch):
+    import pyarrow.parquet as pq
+
+    monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
+    from finebench import taskhooks
+    from finebench.store import PreparedStore
+
+    taskhooks.demonstrations.cache_clear()
+    files = PreparedStore(prepared_home / "prepared").data_files("pet", "unseen", lite=True)
+    docs = pq.read_table(files[0]).to_pylist()
+    seen_classes = manifests["pet", "seen"].classes
+    checked = 0
+    for doc in docs:
+        from PIL import Image
+        import io
+
+        doc["image"] = Image.open(io.BytesIO(doc["image"]["bytes"]))
+        names = taskhooks.demonstration_classes(doc)
+        assert set(names) <= seen_classes and doc["ground_truth"] not in names  # unseen truth: no example
+        assert names == [o for o in doc["finebench_options"] if o in seen_classes]
+        visuals = taskhooks.icl_doc_to_visual(doc)
+        assert len(visuals) == len(names) + 1
+        text = taskhooks.icl_closed_doc_to_text(doc)
+        for number, name in enumerate(names, start=1):
+            assert f"Image {number}: an example of {name}." in text
+        assert f"Image {len(names) + 1} is the image in question. Given the question:" in text
+        checked += bool(names)
+    assert checked > 10
+    fewshot = pq.read_table(prepared_home / "fewshot" / "pet_4shot_seed1.parquet").to_pylist()
+    assert {row["class_name"] for row in fewshot} == seen_classes
+
+
+def test_cot_prompt_appends_step_by_step():
+    from finebench.taskhooks import cot_closed_doc_to_text
+
+    doc = {"question": "Which pet?", "finebench_options": ["Pug", "Boxer", "Beagle", "Havanese"]}
+    assert cot_closed_doc_to_text(doc).endswith("<answer>choice</answer>. Let's think step by step.")
