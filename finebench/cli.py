@@ -224,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
         "harness", help="lmms-eval's and finebench's own cost per line, with the ground_truth responder")
     _add_manifests(bench_harness)
     bench_harness.add_argument("--workdir", type=Path, help="keep the generated data here (default: temporary)")
+    bench_clip = bench_commands.add_parser(
+        "clip", help="CLIP baseline: cached class embeddings vs the four candidate prompts per image")
+    _add_manifests(bench_clip)
+    bench_clip.add_argument("--lines", type=_positive, default=256)
+    bench_clip.add_argument("--architecture", default="ViT-B-32", help="open_clip architecture (random weights)")
+    bench_clip.add_argument("--templates", choices=("photo", "imagenet80"), default="photo")
     bench_board = bench_commands.add_parser("leaderboard", help="the app's start and a filter change, 1,000 entries")
     bench_board.add_argument("--entries", type=_positive, default=1000)
     bench_prepare.add_argument("--cold", action="store_true",
@@ -345,7 +351,11 @@ def run_eval(arguments: list[str]) -> int:
 def run_bench(args: argparse.Namespace) -> None:
     from . import bench
 
-    if args.bench_command == "leaderboard":
+    if args.bench_command == "clip":
+        from finebench.baselines.benchmark import bench_clip
+
+        print(bench_clip(args.manifests, args.lines, args.architecture, args.templates))
+    elif args.bench_command == "leaderboard":
         from finebench.leaderboard.benchmark import bench_leaderboard
 
         print(bench_leaderboard(args.entries))

@@ -146,3 +146,11 @@ def test_cot_prompt_appends_step_by_step():
 
     doc = {"question": "Which pet?", "finebench_options": ["Pug", "Boxer", "Beagle", "Havanese"]}
     assert cot_closed_doc_to_text(doc).endswith("<answer>choice</answer>. Let's think step by step.")
+
+
+def test_clip_benchmark_prints_both_paths(manifest_dir):
+    from finebench.baselines.benchmark import bench_clip
+
+    report = bench_clip(manifest_dir, count=8, architecture="ViT-B-32")
+    assert "finebench (every class embedded once" in report and "ratio:" in report
+    assert "the same choice on 8 of 8 lines" in report
