@@ -154,3 +154,34 @@ def test_clip_benchmark_prints_both_paths(manifest_dir):
     report = bench_clip(manifest_dir, count=8, architecture="ViT-B-32")
     assert "finebench (every class embedded once" in report and "ratio:" in report
     assert "the same choice on 8 of 8 lines" in report
+
+
+def test_hugging_face_clip_checkpoints_load_by_name(tmp_path):
+    """The transformers path (hf:<id or folder>), on a tiny random CLIPModel with its processor."""
+    from PIL import Image
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    from finebench.baselines.clip import Encoder
+    from finebench.tinymodel import _tokenizer
+
+    tokenizer = _tokenizer()
+    tokenizer.model_max_length = 64
+    ids = {"eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
+           "bos_token_id": tokenizer.pad_token_id}
+    config = CLIPConfig(text_config={"vocab_size": len(tokenizer), "hidden_size": 16, "intermediate_size": 32,
+                                     "num_hidden_layers": 1, "num_attention_heads": 2, "max_position_embeddings": 64,
+                                     **ids},
+                        vision_config={"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1,
+                                       "num_attention_heads": 2, "image_size": 32, "patch_size": 16},
+                        projection_dim=8)
+    CLIPModel(config).save_pretrained(tmp_path)
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    encoder = Encoder(f"hf:{tmp_path}", device="cpu")
+    images = encoder.images([Image.new("RGB", (40, 30), "red"), Image.new("RGB", (30, 40), "blue")])
+    texts = encoder.texts(["a photo of a rose.", "a photo of a lotus."])
+    assert images.shape == (2, 8) and texts.shape == (2, 8)
+    assert np.allclose(np.linalg.norm(images, axis=1), 1.0, atol=1e-5)
+    index, _ = choose(images[0], texts)
+    assert index in (0, 1)
