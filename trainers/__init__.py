@@ -1,4 +1,6 @@
-"""The reference trainer: CoT data building, CoT SFT and TAPO on TRL, with launch recipes.
+"""The reference trainer: CoT data, CoT SFT and TAPO on TRL, with launch recipes.
 
-Trainers read the k-shot training sets that `finebench prepare` writes
-(finebench.fewshot) and the prepared test data for evaluation."""
+Built so far: TAPO's loss terms (losses), reward (rewards), configuration (config) and
+triplets (triplets). Trainers read the k-shot training sets that `finebench prepare`
+writes (finebench.fewshot).
+"""
