@@ -134,3 +134,16 @@ def test_triplets_pair_each_anchor_with_its_class_and_the_nearest_other(tmp_path
     assert len(save_triplets(triplets, tmp_path / "t.jsonl").read_text().splitlines()) == 12
     with pytest.raises(ValueError, match="without a second image"):
         build_triplets([("a/0", "a"), ("b/0", "b"), ("b/1", "b")], table)
+
+
+def test_incorrect_rollouts_weigh_less_in_the_inter_class_term():
+    from finebench.trainers.losses import kl_weights_by_correctness
+
+    weights = kl_weights_by_correctness(torch.tensor([1, 0]))
+    assert weights.tolist() == pytest.approx([1.0, 0.1])
+    mask = torch.ones(2, 2)
+    logp = torch.tensor([[-1.0, -1.0], [-1.0, -1.0]])
+    negative = torch.tensor([[-2.0, -2.0], [-2.0, -2.0]])
+    _, weighted = tapo_loss(logp, logp, negative, torch.zeros(2), mask, kl_sample_weights=weights)
+    _, plain = tapo_loss(logp, logp, negative, torch.zeros(2), mask)
+    assert weighted["inter_class_kl"] == pytest.approx(plain["inter_class_kl"] * (1 + 0.1) / 2)

@@ -31,6 +31,7 @@ class TAPOConfig:
     inter_class: bool = True
     kl_weight: float = 0.01  # release kl_prcp_coef (gamma): the KL is subtracted, i.e. maximised
     kl_direction: str = "release"  # "release": d = logp_neg - logp; "paper": d = logp - logp_neg
+    kl_weight_incorrect: float = 0.1  # release incorrect_weighting: incorrect rollouts' KL counts 0.1x
     entropy_anchor: float = 0.03  # release ori_entropy_loss_coef (eta1)
     entropy_negative: float = 0.03  # release aug_entropy_loss_coef (eta2)
     # reward

@@ -80,6 +80,12 @@ def k3_kl(logp: torch.Tensor, logp_negative: torch.Tensor, direction: str = "rel
     return (d.exp() - d - 1).clamp(-KL_CLAMP, KL_CLAMP)
 
 
+def kl_weights_by_correctness(correct: torch.Tensor, incorrect_weight: float = 0.1) -> torch.Tensor:
+    """The release's per-rollout KL weights: 1 for a correct rollout, incorrect_weight otherwise."""
+    return torch.where(correct.bool(), torch.ones_like(correct, dtype=torch.float32),
+                       torch.full_like(correct, incorrect_weight, dtype=torch.float32))
+
+
 def entropy_estimate(logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """-mean log-probability of the sampled tokens: the release's estimator of entropy."""
     return token_mean(-logp, mask)
@@ -88,19 +94,25 @@ def entropy_estimate(logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def tapo_loss(logp: torch.Tensor, old_logp: torch.Tensor, logp_negative: torch.Tensor | None,
               advantages: torch.Tensor, mask: torch.Tensor, clip_low: float = 0.2, clip_high: float = 0.28,
               clip_dual: float | None = 3.0, gamma: float = 0.01, eta_anchor: float = 0.03,
-              eta_negative: float = 0.03, kl_direction: str = "release") -> tuple[torch.Tensor, dict]:
+              eta_negative: float = 0.03, kl_direction: str = "release",
+              kl_sample_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """The whole TAPO objective; without a negative image it is DAPO's.
 
     policy - gamma * KL(pi(.|x) || pi(.|x_neg)) + eta_anchor * H[pi(.|x)] + eta_negative * H[pi(.|x_neg)]:
     the KL is maximised (the answer should depend on the image), the two entropy estimates
     kept low. The negative image's log-probabilities are computed once, without gradient.
+    kl_sample_weights (batch,) scales each rollout's KL: the release weighs incorrect rollouts
+    0.1 and correct ones 1 (`incorrect_weighting` in its config).
     """
     policy = clipped_policy_loss(logp, old_logp, advantages, mask, clip_low, clip_high, clip_dual)
     metrics = {"policy_loss": policy.detach().item()}
     if logp_negative is None:
         return policy, metrics
     logp_negative = logp_negative.detach()
-    kl = token_mean(k3_kl(logp, logp_negative, kl_direction), mask)
+    per_token_kl = k3_kl(logp, logp_negative, kl_direction)
+    if kl_sample_weights is not None:
+        per_token_kl = per_token_kl * kl_sample_weights.to(per_token_kl.dtype).unsqueeze(-1)
+    kl = token_mean(per_token_kl, mask)
     entropy_anchor, entropy_negative = entropy_estimate(logp, mask), entropy_estimate(logp_negative, mask)
     loss = policy - gamma * kl + eta_anchor * entropy_anchor + eta_negative * entropy_negative
     metrics.update(inter_class_kl=kl.item(), entropy_anchor=entropy_anchor.item(),
