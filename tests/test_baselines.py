@@ -14,7 +14,6 @@ from finebench.baselines.clip import choose, class_embeddings
 from finebench.baselines.registry import BASELINES, get_baseline
 from finebench.errors import FinebenchError
 from finebench.runs import read_run
-from finebench.taskgen import tasks_dir
 
 TINY_CLIP = {"embed_dim": 32, "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
              "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}

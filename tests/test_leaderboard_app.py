@@ -4,7 +4,6 @@ Screenshots of every tab are saved to test-artifacts/ for a person to look at.
 """
 
 import json
-import os
 import socket
 import subprocess
 import time
