@@ -147,3 +147,27 @@ def test_incorrect_rollouts_weigh_less_in_the_inter_class_term():
     _, weighted = tapo_loss(logp, logp, negative, torch.zeros(2), mask, kl_sample_weights=weights)
     _, plain = tapo_loss(logp, logp, negative, torch.zeros(2), mask)
     assert weighted["inter_class_kl"] == pytest.approx(plain["inter_class_kl"] * (1 + 0.1) / 2)
+
+
+def test_easyr1_export_of_real_few_shot_triplets(prepared_home, manifests, tmp_path):
+    import datasets
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from finebench.trainers.easyr1 import easyr1_rows, write_easyr1
+    from finebench.trainers.triplets import build_triplets, nearest_from_vectors
+
+    rows = pq.read_table(prepared_home / "fewshot" / "pet_4shot_seed1.parquet").to_pylist()
+    classes = sorted({row["class_name"] for row in rows})
+    rng = np.random.default_rng(0)
+    table = nearest_from_vectors({name: rng.normal(size=8) for name in classes})
+    triplets = build_triplets([(row["sample_id"], row["class_name"]) for row in rows], table)
+    images = {row["sample_id"]: row["image"]["bytes"] for row in rows}
+    questions = {line.question for line in manifests["pet", "seen"].lines}
+    path = write_easyr1(easyr1_rows(triplets, images, questions), tmp_path / "tapo_train.parquet")
+    exported = datasets.load_dataset("parquet", data_files=str(path), split="train")
+    assert len(exported) == len(rows) == 88
+    first = exported[0]
+    assert first["problem"].startswith("<image>") and first["problem"][7:] in questions
+    assert first["answer"] in classes and first["negative_class"] == table[first["answer"]].nearest
+    assert first["image_noisy"][0].size == first["images"][0].size == first["image_aug"][0].size
