@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -128,25 +128,26 @@ def class_embeddings(encoder: Encoder, class_names: Sequence[str], templates: Se
 
 @dataclass
 class ClassEmbeddingCache:
-    """Class embeddings on disk, keyed by everything they depend on."""
+    """Class embeddings on disk, keyed by everything they depend on, and held in memory once read."""
 
     folder: Path
-    hits: int = 0
-    misses: int = 0
+    loaded: dict = field(default_factory=dict)  # (model, dataset, templates) -> matrix: no disk read per line
 
     def get(self, encoder: Encoder, model_key: str, dataset: str, templates_name: str) -> np.ndarray:
+        if (model_key, dataset, templates_name) in self.loaded:
+            return self.loaded[model_key, dataset, templates_name]
         names = get_dataset(dataset).class_names
         templates = template_set(templates_name)
         key = hashlib.sha256(json.dumps([model_key, dataset, templates, names]).encode()).hexdigest()[:24]
         path = self.folder / f"{dataset}-{templates_name}-{key}.npy"
         if path.is_file():
-            self.hits += 1
-            return np.load(path)
-        self.misses += 1
-        matrix = class_embeddings(encoder, names, templates).astype(np.float32)
-        with atomic.atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.save(handle, matrix)
+            matrix = np.load(path)
+        else:
+            matrix = class_embeddings(encoder, names, templates).astype(np.float32)
+            with atomic.atomic_path(path) as tmp:
+                with open(tmp, "wb") as handle:
+                    np.save(handle, matrix)
+        self.loaded[model_key, dataset, templates_name] = matrix
         return matrix
 
 

@@ -115,7 +115,7 @@ def _ranks(spec: TableSpec, members: Sequence[dict]) -> dict[tuple[int, int], in
     return ranks
 
 
-def _label(entry: dict, number: int) -> str:
+def _label(entry: dict) -> str:
     label = entry["model"]["name"]
     if entry["source"] != "reported":
         label += f" [{entry['source']}{', ' + entry['subset'] if entry.get('subset') == 'lite' else ''}]"
@@ -131,7 +131,7 @@ def table_rows(spec: TableSpec, all_entries: Sequence[dict], protocol: str) -> l
     for title, group in groups:
         for entry in group:
             values = [cell_value(entry, spec.metric, split, dataset) for split, dataset in COLUMNS]
-            rows.append((title, _label(entry, spec.number), [v["value"] if v else None for v in values],
+            rows.append((title, _label(entry), [v["value"] if v else None for v in values],
                          [ranks.get((index, column)) for column in range(len(COLUMNS))]))
             index += 1
     return rows

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -15,7 +14,7 @@ from finebench.tables import reported_dir
 from .columns import ALL_COLUMNS, SIZE_BUCKETS
 
 
-def load_all(results_dirs: Iterable[Path], storage_entries: Iterable[bytes] = ()) -> tuple[list[dict], list[str]]:
+def load_all(results_dirs: Iterable[Path]) -> tuple[list[dict], list[str]]:
     """The bundled reported entries and every published one; unreadable files are reported, not fatal."""
     loaded, problems = [], []
     for folder in [reported_dir(), *results_dirs]:
@@ -28,11 +27,6 @@ def load_all(results_dirs: Iterable[Path], storage_entries: Iterable[bytes] = ()
                 loaded.append(entries.read(path))
             except Exception as error:  # one bad file must not take the leaderboard down
                 problems.append(f"{path.name}: {error}")
-    for data in storage_entries:
-        try:
-            loaded.append(entries.validate(json.loads(data)))
-        except Exception as error:
-            problems.append(str(error))
     return loaded, problems
 
 

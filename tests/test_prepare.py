@@ -8,7 +8,7 @@ import pytest
 
 from finebench import prepare as prepare_module
 from finebench.errors import FinebenchError
-from finebench.fixtures import OFFICIAL_FOLDERS, spread_subset, write_archives
+from finebench.fixtures import spread_subset, write_archives
 from finebench.prepare import prepare
 from finebench.store import PreparedStore
 
@@ -194,7 +194,3 @@ def test_damaged_metadata_is_reported(home):
     (home / "prepared" / "metadata.json").write_text("{half")
     with pytest.raises(FinebenchError, match="damaged"):
         PreparedStore(home / "prepared").read_metadata()
-
-
-def test_official_folder_names_are_the_default_layout():
-    assert OFFICIAL_FOLDERS["bird"] == "CUB_200_2011"
