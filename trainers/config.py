@@ -34,8 +34,9 @@ class TAPOConfig:
     kl_weight_incorrect: float = 0.1  # release incorrect_weighting: incorrect rollouts' KL counts 0.1x
     entropy_anchor: float = 0.03  # release ori_entropy_loss_coef (eta1)
     entropy_negative: float = 0.03  # release aug_entropy_loss_coef (eta2)
-    # reward
+    # reward and prompt
     format_weight: float = 0.1  # release: 0.9 accuracy + 0.1 format
+    thinking: bool = True  # release: <think>…</think> <answer>…</answer>; No-Thinking-RL: <answer> only
     # sampling and optimisation (release, Qwen2.5-VL-3B)
     temperature: float = 1.0
     top_p: float = 0.99
@@ -63,11 +64,13 @@ ABLATIONS = {
     "dapo": replace(TAPO, name="DAPO", rollouts_anchor=10, rollouts_positive=0, inter_class=False),
     "dapo+intra": replace(TAPO, name="DAPO + intra-class", inter_class=False),
     "dapo+inter": replace(TAPO, name="DAPO + inter-class", rollouts_anchor=10, rollouts_positive=0),
-    # no chain of thought: the model answers directly (reward on the answer only)
+    # the no-CoT baselines (Li et al., 2025): RL straight from the base model, without the CoT SFT stage
     "cls-rl": replace(TAPO, name="CLS-RL", rollouts_anchor=10, rollouts_positive=0, inter_class=False,
-                      notes=("no-CoT classification RL: prompt without <think>, format reward on <answer> only",)),
+                      notes=("start from the base model (no CoT SFT); think-then-answer prompt and reward",)),
     "no-thinking-rl": replace(TAPO, name="No-Thinking-RL", rollouts_anchor=10, rollouts_positive=0,
-                              inter_class=False, notes=("the prompt forbids reasoning; answer tags only",)),
+                              inter_class=False, thinking=False,
+                              notes=("start from the base model (no CoT SFT); the prompt asks for the answer "
+                                     "alone and the format reward checks <answer>…</answer> only",)),
 }
 
 

@@ -91,30 +91,39 @@ def entropy_estimate(logp: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return token_mean(-logp, mask)
 
 
+def inter_class_per_token(logp: torch.Tensor, logp_negative: torch.Tensor, gamma: float = 0.01,
+                          eta_anchor: float = 0.03, eta_negative: float = 0.03, kl_direction: str = "release",
+                          kl_sample_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """TAPO's terms beyond DAPO's, per token: -gamma * KL + eta_anchor * H_anchor + eta_negative * H_negative.
+
+    The KL is maximised (the answer should depend on the image), the two entropy estimates kept
+    low. The negative image's log-probabilities carry no gradient: the release computes them once
+    per rollout batch, like the old policy's. kl_sample_weights (batch,) scales each rollout's
+    KL: the release weighs incorrect rollouts 0.1 and correct ones 1 (`incorrect_weighting`).
+    Returns "total" and its three parts, each (batch, response_length).
+    """
+    logp_negative = logp_negative.detach()
+    kl = k3_kl(logp, logp_negative, kl_direction)
+    if kl_sample_weights is not None:
+        kl = kl * kl_sample_weights.to(kl.dtype).unsqueeze(-1)
+    entropy_anchor, entropy_negative = -logp, -logp_negative
+    total = -gamma * kl + eta_anchor * entropy_anchor + eta_negative * entropy_negative
+    return {"total": total, "inter_class_kl": kl, "entropy_anchor": entropy_anchor,
+            "entropy_negative": entropy_negative}
+
+
 def tapo_loss(logp: torch.Tensor, old_logp: torch.Tensor, logp_negative: torch.Tensor | None,
               advantages: torch.Tensor, mask: torch.Tensor, clip_low: float = 0.2, clip_high: float = 0.28,
               clip_dual: float | None = 3.0, gamma: float = 0.01, eta_anchor: float = 0.03,
               eta_negative: float = 0.03, kl_direction: str = "release",
               kl_sample_weights: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
-    """The whole TAPO objective; without a negative image it is DAPO's.
-
-    policy - gamma * KL(pi(.|x) || pi(.|x_neg)) + eta_anchor * H[pi(.|x)] + eta_negative * H[pi(.|x_neg)]:
-    the KL is maximised (the answer should depend on the image), the two entropy estimates
-    kept low. The negative image's log-probabilities are computed once, without gradient.
-    kl_sample_weights (batch,) scales each rollout's KL: the release weighs incorrect rollouts
-    0.1 and correct ones 1 (`incorrect_weighting` in its config).
-    """
+    """The whole TAPO objective, token-averaged; without a negative image it is DAPO's."""
     policy = clipped_policy_loss(logp, old_logp, advantages, mask, clip_low, clip_high, clip_dual)
     metrics = {"policy_loss": policy.detach().item()}
     if logp_negative is None:
         return policy, metrics
-    logp_negative = logp_negative.detach()
-    per_token_kl = k3_kl(logp, logp_negative, kl_direction)
-    if kl_sample_weights is not None:
-        per_token_kl = per_token_kl * kl_sample_weights.to(per_token_kl.dtype).unsqueeze(-1)
-    kl = token_mean(per_token_kl, mask)
-    entropy_anchor, entropy_negative = entropy_estimate(logp, mask), entropy_estimate(logp_negative, mask)
-    loss = policy - gamma * kl + eta_anchor * entropy_anchor + eta_negative * entropy_negative
-    metrics.update(inter_class_kl=kl.item(), entropy_anchor=entropy_anchor.item(),
-                   entropy_negative=entropy_negative.item(), loss=loss.item())
+    terms = inter_class_per_token(logp, logp_negative, gamma, eta_anchor, eta_negative, kl_direction,
+                                  kl_sample_weights)
+    loss = policy + token_mean(terms.pop("total"), mask)
+    metrics.update({name: token_mean(values, mask).item() for name, values in terms.items()}, loss=loss.item())
     return loss, metrics

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 
-from finebench import __version__, atomic
+from finebench import atomic
 from finebench.errors import FinebenchError
+
+from .card import model_card
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,6 @@ def load_sft_rows(path: Path):
     return datasets.Dataset.from_list(kept, features=features)
 
 
-def model_card(base_model: str, data: Path, preset: SFTPreset, rows: int) -> str:
-    return "\n".join([
-        "---", "library_name: transformers", "tags: [finebench, fine-grained-recognition, cot-sft]", "---",
-        f"# {Path(str(base_model)).name} + CoT SFT (finebench)", "",
-        f"- base model: `{base_model}`", f"- data: `{data}` ({rows} examples)", f"- seed: {preset.seed}",
-        f"- trained with finebench {__version__} on {datetime.now(timezone.utc).date()}",
-        "- config:", "```json", json.dumps(asdict(preset), indent=2), "```", "",
-        "Evaluate and submit: `finebench eval --model qwen2_5_vl --model_args pretrained=<this folder> "
-        "--tasks finegrained --log_samples --output_path runs/x && finebench submit <this folder> --contact …`",
-    ]) + "\n"
-
-
 def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRESETS["qwen2.5-vl-3b"],
               use_cpu: bool = False) -> Path:
     """Fine-tune base_model on the CoT data; save a loadable checkpoint with its processor and model card."""
@@ -97,7 +86,8 @@ def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRE
     final = output / "final"
     trainer.save_model(str(final))
     processor.save_pretrained(str(final))
-    atomic.write_text(final / "README.md", model_card(base_model, data, preset, len(dataset)))
+    atomic.write_text(final / "README.md", model_card("CoT SFT", "cot-sft", base_model, data, len(dataset), preset.seed,
+                                                      asdict(preset)))
     return final
 
 

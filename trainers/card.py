@@ -1,0 +1,29 @@
+"""The model card every `finebench train` stage writes next to its checkpoint."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+from finebench import __version__
+
+
+def model_card(title: str, tag: str, base_model: str, data: Path, rows: int, seed: int, config: dict,
+               method: Sequence[str] = ()) -> str:
+    """Front matter, provenance (base, data, seed, date, version), the method, the config, how to evaluate."""
+    return "\n".join([
+        "---", "library_name: transformers", f"tags: [finebench, fine-grained-recognition, {tag}]", "---",
+        f"# {Path(str(base_model)).name} + {title} (finebench)", "",
+        f"- base model: `{base_model}`", f"- data: `{data}` ({rows} examples)", f"- seed: {seed}",
+        f"- trained with finebench {__version__} on {datetime.now(timezone.utc).date()}",
+        *[f"- {line}" for line in method],
+        "- config:", "```json", json.dumps(config, indent=2, default=str), "```", "",
+        "Evaluate and submit (see the README, \"From training to the leaderboard\"):", "",
+        "```bash",
+        "finebench eval --model qwen2_5_vl --model_args pretrained=<this folder> --tasks finegrained "
+        "--log_samples --output_path runs/<name>",
+        "finebench submit <this folder> --contact <you@example.org>",
+        "```",
+    ]) + "\n"
