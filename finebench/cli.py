@@ -204,21 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_baseline.add_argument("--encoder", help="text encoder for the open-world similarity")
     run_baseline.add_argument("--limit", type=_positive, help="lmms-eval --limit, for a quick check")
 
-    train = commands.add_parser("train", help="the reference trainer (CoT SFT so far)")
-    train_commands = train.add_subparsers(dest="train_command", required=True, metavar="STAGE")
-    sft = train_commands.add_parser("sft", help="CoT SFT on TRL's SFTTrainer (loss on the completion only)",
-                                    description="Fine-tune a Qwen2.5-VL-like model on CoT data (JSONL in TRL's "
-                                                "prompt/completion format, e.g. the imported release set) with "
-                                                "the released hyperparameters; writes a checkpoint and model card.")
-    sft.add_argument("--model", required=True, help="base model: Hub id or folder")
-    sft.add_argument("--data", type=Path, required=True, help="JSONL of prompt/completion/images records")
-    sft.add_argument("--output", type=Path, required=True)
-    sft.add_argument("--preset", default="qwen2.5-vl-3b", choices=("qwen2.5-vl-3b", "qwen2.5-vl-7b"))
-    sft.add_argument("--max-steps", type=_positive, help="stop after this many steps (default: the epochs)")
-    sft.add_argument("--batch-size", type=_positive, help="per-device batch size (default 4)")
-    sft.add_argument("--grad-accum", type=_positive, help="gradient accumulation steps (default 4)")
-    sft.add_argument("--lora", action="store_true", help="LoRA (rank 64) instead of full fine-tuning")
-    sft.add_argument("--cpu", action="store_true", help="train on the CPU (tests, tiny models)")
+    from .trainers.cli import add_train_commands  # here: that module reads this one's helpers
+
+    add_train_commands(commands)
 
     bench = commands.add_parser("bench", help="benchmarks that print figures")
     bench_commands = bench.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
@@ -464,11 +452,9 @@ def run_baselines(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from finebench.trainers.sft import preset, train_sft
+    from .trainers.cli import run_train as run
 
-    chosen = preset(args.preset, max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
-                    gradient_accumulation_steps=args.grad_accum, lora=args.lora or None)
-    print(f"checkpoint written to {train_sft(args.model, args.data, args.output, chosen, use_cpu=args.cpu)}")
+    run(args)
 
 
 COMMANDS = {"prepare": run_prepare, "fewshot": run_fewshot, "manifests": run_manifests, "status": run_status,

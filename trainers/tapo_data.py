@@ -8,12 +8,10 @@ the class (`solution`) and ids. The EasyR1 export of the same triplets is one fl
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
-
 import random
+from typing import Mapping, Sequence
 
 from finebench import atomic
 from finebench.errors import FinebenchError
@@ -130,9 +128,15 @@ def nearest_table(samples: Sequence[dict], similarity: str):
 
 
 def build_tapo_data(datasets_: Sequence[str], output: Path, shots: int = 4, seed: int = 1,
-                    similarity: str = "text:", thinking: bool = True, home: Path | None = None) -> TapoData:
-    """Triplets, tables and training rows of the given datasets' k-shot sets, written under output."""
-    all_rows, all_triplets, tables = [], [], []
+                    similarity: str = "text:", thinking: bool = True, easyr1: bool = False,
+                    home: Path | None = None) -> TapoData:
+    """Triplets, tables and training rows of the given datasets' k-shot sets, written under output.
+
+    easyr1: also write easyr1_train.parquet, the same triplets in the release's format.
+    """
+    from .easyr1 import easyr1_rows, write_easyr1
+
+    all_rows, all_triplets, tables, released = [], [], [], []
     for dataset in datasets_:
         get_dataset(dataset)
         samples = read_fewshot(dataset, shots, seed, home)
@@ -140,15 +144,17 @@ def build_tapo_data(datasets_: Sequence[str], output: Path, shots: int = 4, seed
         tables.append(save_table(table, output / f"nearest_classes_{dataset}.json"))
         triplets = build_triplets([(s["sample_id"], s["class_name"]) for s in samples], table, seed)
         images = {sample["sample_id"]: sample["image"] for sample in samples}
-        all_rows += tapo_rows(dataset, triplets, images, seen_questions(dataset, home), thinking, seed)
+        questions = seen_questions(dataset, home)
+        all_rows += tapo_rows(dataset, triplets, images, questions, thinking, seed)
         all_triplets += triplets
+        if easyr1:
+            released += easyr1_rows(triplets, {key: cell["bytes"] for key, cell in images.items()}, questions, seed)
     save_triplets(all_triplets, output / "triplets.jsonl")
     write_rows(all_rows, output / "tapo_train.parquet")
+    if easyr1:
+        write_easyr1(released, output / "easyr1_train.parquet")
     atomic.write_json(output / "tapo_data.json", {"datasets": list(datasets_), "shots": shots, "seed": seed,
                                                   "similarity": similarity, "thinking": thinking,
                                                   "rows": len(all_rows)})
     return TapoData(output / "tapo_train.parquet", output / "triplets.jsonl", tuple(tables), len(all_rows))
 
-
-def read_triplets(path: Path) -> list[Triplet]:
-    return [Triplet(**json.loads(line)) for line in Path(path).read_text("utf-8").splitlines() if line.strip()]

@@ -1,0 +1,47 @@
+"""From the k-shot sets to a TAPO checkpoint on the lite benchmark, through the command line."""
+
+import json
+import os
+import subprocess
+import sys
+
+import datasets
+from safetensors.torch import load_file
+
+from finebench.cli import main
+from finebench.runs import read_run
+from finebench.tinymodel import build_tiny_qwen2_5_vl
+
+
+def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tmp_path, monkeypatch):
+    monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
+    data = tmp_path / "data"
+    assert main(["train", "data", "--datasets", "bird", "--similarity", "text:minilm", "--easyr1",
+                 "--output", str(data)]) == 0
+    rows = datasets.Dataset.from_parquet(str(data / "tapo_train.parquet"))
+    table = json.loads((data / "nearest_classes_bird.json").read_text())
+    first = rows[0]
+    assert len(rows) == 4 * len(table) and first["negative_class"] == table[first["solution"]]["nearest"]
+    assert first["negative_class"] != first["solution"] and "<think>" in first["prompt"][0]["content"]
+    assert len(datasets.Dataset.from_parquet(str(data / "easyr1_train.parquet"))) == len(rows)
+
+    base = build_tiny_qwen2_5_vl(tmp_path / "base")
+    output = tmp_path / "tapo"
+    assert main(["train", "tapo", "--model", str(base), "--data", str(data), "--output", str(output),
+                 "--rollouts", "2:2", "--batch-size", "4", "--max-steps", "2", "--max-completion-length", "8",
+                 "--pixels", "3136:12544", "--max-resampling-rounds", "1", "--save-steps", "1", "--cpu"]) == 0
+    final = output / "final"
+    before, after = load_file(base / "model.safetensors"), load_file(final / "model.safetensors")
+    assert sum(not before[name].equal(after[name]) for name in before) > len(before) // 2
+    card = (final / "README.md").read_text()
+    assert "TAPO" in card and "2 anchor + 2 positive rollouts" in card and '"seed": 42' in card
+    assert (output / "trainer" / "checkpoint-2").is_dir()  # resumable: a rerun starts from here
+
+    env = {**os.environ, "FINEBENCH_HOME": str(prepared_home), "FINEBENCH_ENCODER": "minilm", "HF_HUB_OFFLINE": "1"}
+    run = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "finebench", "eval", "--model", "qwen2_5_vl", "--model_args",
+                             f"pretrained={final},device=cpu,device_map=cpu,min_pixels=3136,max_pixels=12544",
+                             "--tasks", "finegrained_lite_bird_seen_open", "--gen_kwargs", "max_new_tokens=8",
+                             "--log_samples", "--output_path", str(run)], capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(read_run(run).samples["finegrained_lite_bird_seen_open"]) == 50
