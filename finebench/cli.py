@@ -234,6 +234,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench_clip.add_argument("--lines", type=_positive, default=256)
     bench_clip.add_argument("--architecture", default="ViT-B-32", help="open_clip architecture (random weights)")
     bench_clip.add_argument("--templates", choices=("photo", "imagenet80"), default="photo")
+    bench_tapo = bench_commands.add_parser(
+        "tapo", help="one TAPO step vs one plain DAPO step of the same batch, tiny model (target <= 1.6x)")
+    bench_tapo.add_argument("--steps", type=_positive, default=4, help="timed steps per run (default 4)")
+    bench_tapo.add_argument("--tokens", type=_positive, default=48, help="tokens per rollout (default 48)")
     bench_board = bench_commands.add_parser("leaderboard", help="the app's start and a filter change, 1,000 entries")
     bench_board.add_argument("--entries", type=_positive, default=1000)
     bench_prepare.add_argument("--cold", action="store_true",
@@ -359,6 +363,10 @@ def run_bench(args: argparse.Namespace) -> None:
         from finebench.baselines.benchmark import bench_clip
 
         print(bench_clip(args.manifests, args.lines, args.architecture, args.templates))
+    elif args.bench_command == "tapo":
+        from finebench.trainers.benchmark import bench_tapo
+
+        print(bench_tapo(args.steps, args.tokens))
     elif args.bench_command == "leaderboard":
         from finebench.leaderboard.benchmark import bench_leaderboard
 
