@@ -14,6 +14,7 @@ from finebench.registry import DATASET_KEYS
 from .config import ABLATIONS, TAPO_7B, TAPOConfig
 
 PRESETS = {**ABLATIONS, "tapo-7b": TAPO_7B}
+ACCELERATE_CONFIGS = Path(__file__).parent / "accelerate"
 
 
 def _ratio(text: str) -> tuple[int, int]:
@@ -38,6 +39,10 @@ def add_train_commands(commands) -> None:
     _add_cot(stages)
     _add_sft(stages)
     _add_tapo(stages)
+    configs = stages.add_parser("launch-config", help="path of a shipped accelerate config (zero3, fsdp, ddp)",
+                                description="Print the path of an accelerate config shipped with finebench, for "
+                                            "`accelerate launch --config_file $(finebench train launch-config zero3)`.")
+    configs.add_argument("name", choices=sorted(path.stem for path in ACCELERATE_CONFIGS.glob("*.yaml")))
 
 
 def _add_data(stages) -> None:
@@ -166,7 +171,11 @@ def trainer_settings(args: argparse.Namespace) -> dict:
 
 def run_train(args: argparse.Namespace) -> None:
     {"data": _run_data, "import-cot": _run_import_cot, "cot": _run_cot, "sft": _run_sft,
-     "tapo": _run_tapo}[args.train_command](args)
+     "tapo": _run_tapo, "launch-config": _run_launch_config}[args.train_command](args)
+
+
+def _run_launch_config(args: argparse.Namespace) -> None:
+    print(ACCELERATE_CONFIGS / f"{args.name}.yaml")
 
 
 def _run_data(args: argparse.Namespace) -> None:

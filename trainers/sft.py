@@ -84,7 +84,9 @@ def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRE
                          peft_config=peft_config)
     trainer.train()
     final = output / "final"
-    trainer.save_model(str(final))
+    trainer.save_model(str(final))  # every process takes part (ZeRO-3/FSDP gather the weights); one writes
+    if not trainer.accelerator.is_main_process:
+        return final
     processor.save_pretrained(str(final))
     atomic.write_text(final / "README.md", model_card("CoT SFT", "cot-sft", base_model, data, len(dataset), preset.seed,
                                                       asdict(preset)))

@@ -352,7 +352,9 @@ def train_tapo(base_model: str, data, output, tapo: TAPOConfig = TAPO, use_cpu: 
     trainer = TAPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor, tapo=tapo)
     trainer.train(resume_from_checkpoint=_last_checkpoint(output / "trainer"))
     final = output / "final"
-    trainer.save_model(str(final))
+    trainer.save_model(str(final))  # every process takes part (ZeRO-3/FSDP gather the weights); one writes
+    if not trainer.accelerator.is_main_process:
+        return final
     processor.save_pretrained(str(final))
     config = {"tapo": asdict(tapo), "trainer": {key: getattr(args, key) for key in sorted(set(settings) | {
         "learning_rate", "num_generations", "per_device_train_batch_size", "gradient_accumulation_steps",
