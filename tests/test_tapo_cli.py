@@ -28,7 +28,8 @@ def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tm
     base = build_tiny_qwen2_5_vl(tmp_path / "base")
     output = tmp_path / "tapo"
     assert main(["train", "tapo", "--model", str(base), "--data", str(data), "--output", str(output),
-                 "--rollouts", "2:2", "--batch-size", "4", "--max-steps", "2", "--max-completion-length", "8",
+                 "--rollouts", "2:2", "--batch-size", "4", "--grad-accum", "1", "--steps-per-generation", "1",
+                 "--max-steps", "2", "--max-completion-length", "8",
                  "--pixels", "3136:12544", "--max-resampling-rounds", "1", "--save-steps", "1", "--cpu"]) == 0
     final = output / "final"
     before, after = load_file(base / "model.safetensors"), load_file(final / "model.safetensors")

@@ -22,8 +22,8 @@ def test_two_processes_train_in_lockstep(tmp_path):
     command = [str(ACCELERATE), "launch", "--config_file", str(ACCELERATE_CONFIGS / "ddp.yaml"), "--num_processes",
                "2", "--cpu", "--mixed_precision", "no", "-m", "finebench", "train", "tapo", "--model", str(model),
                "--data", str(tmp_path), "--output", str(tmp_path / "out"), "--rollouts", "2:2", "--batch-size", "4",
-               "--max-steps", "2", "--max-completion-length", "8", "--pixels", "3136:12544",
-               "--max-resampling-rounds", "2", "--save-steps", "100", "--cpu"]
+               "--grad-accum", "1", "--steps-per-generation", "1", "--max-steps", "2", "--max-completion-length", "8",
+               "--pixels", "3136:12544", "--max-resampling-rounds", "2", "--save-steps", "100", "--cpu"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     # a random model is always wrong: both processes redraw twice, then fill the batch, without hanging

@@ -13,7 +13,8 @@ from transformers import AutoProcessor
 from finebench.errors import FinebenchError
 from finebench.tinymodel import build_tiny_qwen2_5_vl
 from finebench.trainers.config import TAPOConfig
-from finebench.trainers.tapo import TAPOTrainer, check_arguments, grpo_config
+from finebench.trainers.config import TAPO, TAPO_7B
+from finebench.trainers.tapo import TAPOTrainer, batch_layout, check_arguments, grpo_config
 from finebench.trainers.tapo_data import _features, rl_prompt
 
 COLOURS = {"anchor": "red", "positive": "blue", "negative": "green"}
@@ -149,3 +150,12 @@ def test_settings_that_would_break_groups_are_refused(tiny, tmp_path):
                                   steps_per_generation=1)
     with pytest.raises(FinebenchError, match="straddle two devices"):
         check_arguments(TAPOConfig(rollouts_anchor=2, rollouts_positive=2), two_devices)
+
+
+def test_batch_layout_reproduces_the_release_batches():
+    # 128 prompts x 10 rollouts per optimiser step, 384 x 10 per generation, over 4 GPUs x 2 rollouts
+    assert batch_layout(TAPO, processes=4, per_device=2) == (160, 480)
+    assert batch_layout(TAPO_7B, processes=4, per_device=2) == (80, 240)
+    assert batch_layout(TAPO, processes=1, per_device=10) == (128, 384)
+    with pytest.raises(FinebenchError, match="cannot be split into 4 processes x 3 per device"):
+        batch_layout(TAPO, processes=4, per_device=3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -123,9 +124,11 @@ def _add_tapo(stages) -> None:
     tapo.add_argument("--max-resampling-rounds", type=int, help="dynamic sampling's bound on redraws (default 20)")
     tapo.add_argument("--max-completion-length", type=_positive, help="tokens per rollout (default 2048)")
     tapo.add_argument("--pixels", type=_ratio, metavar="MIN:MAX", help="image pixel bounds (default 200704:1003520)")
-    tapo.add_argument("--batch-size", type=_positive, default=10, help="rollouts per device per micro-step (default 10)")
-    tapo.add_argument("--grad-accum", type=_positive, default=1, help="gradient accumulation steps (default 1)")
-    tapo.add_argument("--steps-per-generation", type=_positive, help="micro-steps per generation (default grad-accum)")
+    tapo.add_argument("--batch-size", type=_positive, default=2, help="rollouts per device per micro-step (default 2)")
+    tapo.add_argument("--grad-accum", type=_positive,
+                      help="micro-steps per optimiser step (default: the preset's global batch over the processes)")
+    tapo.add_argument("--steps-per-generation", type=_positive,
+                      help="micro-steps per generation (default: the preset's rollout batch over the processes)")
     tapo.add_argument("--max-steps", type=_positive, help="stop after this many optimiser steps")
     tapo.add_argument("--save-steps", type=_positive, default=50)
     tapo.add_argument("--seed", type=int, default=42)
@@ -153,11 +156,16 @@ def chosen_config(args: argparse.Namespace) -> TAPOConfig:
     return replace(config, **changes)
 
 
-def trainer_settings(args: argparse.Namespace) -> dict:
-    settings = dict(per_device_train_batch_size=args.batch_size, gradient_accumulation_steps=args.grad_accum,
-                    seed=args.seed, save_steps=args.save_steps, gradient_checkpointing=args.gradient_checkpointing)
-    if args.steps_per_generation:
-        settings["steps_per_generation"] = args.steps_per_generation
+def trainer_settings(args: argparse.Namespace, config: TAPOConfig) -> dict:
+    """TRL's batch settings: given, or derived from the preset's batches and the processes launched."""
+    from .tapo import batch_layout
+
+    processes = int(os.environ.get("WORLD_SIZE", "1"))  # set by accelerate launch / torchrun
+    accumulation, per_generation = batch_layout(config, processes, args.batch_size)
+    settings = dict(per_device_train_batch_size=args.batch_size, seed=args.seed, save_steps=args.save_steps,
+                    gradient_accumulation_steps=args.grad_accum or accumulation,
+                    steps_per_generation=args.steps_per_generation or per_generation,
+                    gradient_checkpointing=args.gradient_checkpointing)
     if args.max_steps:
         settings["max_steps"] = args.max_steps
     if args.vllm:
@@ -229,5 +237,5 @@ def _run_tapo(args: argparse.Namespace) -> None:
     config = chosen_config(args)
     data = args.data / "tapo_train.parquet" if args.data.is_dir() else args.data
     print("\n".join([config.name, *describe(config)]))
-    final = train_tapo(args.model, data, args.output, config, use_cpu=args.cpu, **trainer_settings(args))
+    final = train_tapo(args.model, data, args.output, config, use_cpu=args.cpu, **trainer_settings(args, config))
     print(f"checkpoint written to {final}")

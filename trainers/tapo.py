@@ -90,6 +90,24 @@ def grpo_config(tapo: TAPOConfig = TAPO, **training) -> GRPOConfig:
     return GRPOConfig(**values)
 
 
+def batch_layout(tapo: TAPOConfig, processes: int, per_device: int) -> tuple[int, int]:
+    """(gradient_accumulation_steps, steps_per_generation) that give the config's batches on this many processes.
+
+    TAPOConfig counts prompts as the release does: global_batch_size per optimiser step,
+    rollout_batch_size per generation (after dynamic sampling); TRL counts rollouts per device.
+    """
+    layout = []
+    for prompts, name in ((tapo.global_batch_size, "global_batch_size"), (tapo.rollout_batch_size, "rollout_batch_size")):
+        rollouts = prompts * tapo.group_size
+        if rollouts % (processes * per_device):
+            raise FinebenchError(f"{name} {prompts} x {tapo.group_size} rollouts cannot be split into {processes} "
+                                 f"processes x {per_device} per device",
+                                 "choose a per-device batch size that divides it, or pass --grad-accum and "
+                                 "--steps-per-generation yourself")
+        layout.append(rollouts // (processes * per_device))
+    return layout[0], layout[1]
+
+
 def check_arguments(tapo: TAPOConfig, args: GRPOConfig) -> None:
     """Refuse settings under which TAPO's groups or loss would silently be something else."""
     problems = []
