@@ -153,3 +153,38 @@ def test_unknown_teacher_is_explained():
 
     with pytest.raises(FinebenchError, match="openai:<base url>:<model>"):
         load_teacher("gpt")
+
+
+def test_cot_command_with_an_openai_compatible_teacher(prepared_home, manifests, tmp_path, monkeypatch, capsys):
+    from finebench.cli import main
+
+    scripted = ScriptedTeacher()
+
+    class Scripted(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            prompt = body["messages"][0]["content"][1]["text"]
+            answers = scripted.chat(None, prompt, body["n"], body["temperature"], body["max_tokens"])
+            payload = json.dumps({"choices": [{"index": i, "message": {"role": "assistant", "content": answer}}
+                                              for i, answer in enumerate(answers)]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
+    try:
+        assert main(["train", "cot", "--teacher", f"openai:http://127.0.0.1:{server.server_address[1]}/v1:scripted",
+                     "--datasets", "pet", "--captions", "2", "--attempts", "3", "--encoder", "minilm",
+                     "--output", str(tmp_path / "cot")]) == 0
+    finally:
+        server.shutdown()
+    seen = manifests["pet", "seen"].classes
+    report = capsys.readouterr().out
+    assert f"kept {len(seen) - 1}, dropped 1" in report and "missing_tags 3" in report
+    assert len((tmp_path / "cot" / "cot_sft.jsonl").read_text().splitlines()) == len(seen) - 1

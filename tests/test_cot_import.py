@@ -55,3 +55,30 @@ def test_unseen_classes_and_foreign_layouts_are_refused(manifests, tmp_path):
     assert imported.refused == [f"oxford-pet-train/train/x_1.jpg: {unseen_class!r} is an unseen class"]
     with pytest.raises(FinebenchError, match="not in the released CoT set's layout"):
         archive_path("my_pets/x.jpg")
+
+
+def test_import_command_writes_the_records_of_the_archives_found(released, manifests, manifest_dir, tmp_path, capsys):
+    import io
+
+    from PIL import Image
+
+    from finebench.cli import main
+    from finebench.fixtures import write_archives
+    from finebench.prepare import locate_archives
+    from finebench.trainers.sft import load_sft_rows
+
+    write_archives(tmp_path / "data", manifests, datasets=["aircraft"], lines_per_split=2, train_per_class=1,
+                   progress=False)
+    root = locate_archives(tmp_path / "data", ["aircraft"], manifests, explicit=True)["aircraft"]
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "grey").save(buffer, format="JPEG")
+    aircraft = [record for record in released if record["images"][0].startswith("fgvc-aircraft")]
+    for record in aircraft:
+        target = root / archive_path(record["images"][0])[1]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(buffer.getvalue())
+    output = tmp_path / "cot.jsonl"
+    assert main(["train", "import-cot", "--cot", str(COT), "--data-root", str(tmp_path / "data"),
+                 "--manifests", str(manifest_dir), "--output", str(output)]) == 0
+    assert f"{len(aircraft)} records written to {output}, {404 - len(aircraft)} refused" in capsys.readouterr().out
+    assert len(load_sft_rows(output)) == len(aircraft)
