@@ -159,3 +159,13 @@ def test_batch_layout_reproduces_the_release_batches():
     assert batch_layout(TAPO, processes=1, per_device=10) == (128, 384)
     with pytest.raises(FinebenchError, match="cannot be split into 4 processes x 3 per device"):
         batch_layout(TAPO, processes=4, per_device=3)
+
+
+def test_rows_and_reward_must_agree_on_thinking():
+    from finebench.trainers.config import ABLATIONS
+    from finebench.trainers.tapo_data import check_prompts
+
+    rows = [row("a")]
+    check_prompts(rows, TAPO)
+    with pytest.raises(FinebenchError, match="think-then-answer responses but No-Thinking-RL rewards answer-only"):
+        check_prompts(rows, ABLATIONS["no-thinking-rl"])

@@ -1,7 +1,10 @@
 """The reference trainer: CoT data, CoT SFT and TAPO on TRL, with launch recipes.
 
-Built so far: TAPO's loss terms (losses), reward (rewards), configuration (config),
-triplets (triplets), the import of the released CoT SFT set (cot_import) and the
-EasyR1 exporter (easyr1). Trainers read the k-shot training sets that `finebench prepare`
-writes (finebench.fewshot).
+Data: triplets (nearest-class tables and triplets), tapo_data (TAPO's training rows),
+cot_import (the released CoT set), cot_build (CoT construction with a teacher), easyr1
+(the release's format). Training: sft (SFTTrainer), tapo (TAPOTrainer on GRPOTrainer),
+with config (TAPOConfig and the ablations), losses and rewards as small pure functions.
+cli is `finebench train`, benchmark is `finebench bench tapo`, accelerate/ holds the
+DeepSpeed ZeRO-3, FSDP and DDP launch configs. Trainers read the k-shot sets that
+`finebench prepare` writes (finebench.fewshot).
 """

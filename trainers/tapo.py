@@ -356,10 +356,11 @@ def train_tapo(base_model: str, data, output, tapo: TAPOConfig = TAPO, use_cpu: 
     from finebench import atomic
 
     from .card import model_card
-    from .tapo_data import load_rows
+    from .tapo_data import check_prompts, load_rows
 
     data, output = Path(data), Path(output)
     dataset = load_rows(data)
+    check_prompts(dataset, tapo)
     processor = AutoProcessor.from_pretrained(base_model, padding_side="left", min_pixels=tapo.min_pixels,
                                               max_pixels=tapo.max_pixels)
     model = AutoModelForImageTextToText.from_pretrained(base_model, dtype=torch.float32 if use_cpu else torch.bfloat16)

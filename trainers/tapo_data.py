@@ -100,6 +100,16 @@ def load_rows(path: Path):
     return datasets.Dataset.from_parquet(str(path), features=_features())
 
 
+def check_prompts(rows, config) -> None:
+    """The rows' instruction must be the one the config's format reward checks (think + answer, or answer only)."""
+    thinking = THINKING_INSTRUCTION in rows[0]["prompt"][-1]["content"]
+    if thinking != config.thinking:
+        have, want = ("think-then-answer", "answer-only") if thinking else ("answer-only", "think-then-answer")
+        raise FinebenchError(f"the training rows ask for {have} responses but {config.name} rewards {want} ones",
+                             "build the rows again with `finebench train data`"
+                             + (" --no-thinking" if not config.thinking else " (without --no-thinking)"))
+
+
 def clip_centroids(encoder, samples: Sequence[dict]) -> dict:
     """Each class's mean CLIP image embedding over its k-shot images (the optional similarity)."""
     import io
