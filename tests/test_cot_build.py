@@ -5,6 +5,7 @@ import http.server
 import io
 import json
 import threading
+from contextlib import contextmanager
 
 import pytest
 from PIL import Image
@@ -102,21 +103,30 @@ def test_concepts_pool_captions_and_drop_redundant_ones():
     assert len(kept) == 2 and len(set(kept)) == 2
 
 
-class Completions(http.server.BaseHTTPRequestHandler):
-    bodies: list = []
+@contextmanager
+def chat_server(answer):
+    """A loopback OpenAI-compatible server: answer(request body) -> the choices' texts; yields its /v1 URL."""
 
-    def do_POST(self):  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        Completions.bodies.append(body)
-        choices = [{"index": 0, "message": {"role": "assistant", "content": f"answer {len(Completions.bodies)}"}}]
-        payload = json.dumps({"choices": choices}).encode()  # one choice only, whatever n says
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            choices = [{"index": i, "message": {"role": "assistant", "content": text}}
+                       for i, text in enumerate(answer(body))]
+            payload = json.dumps({"choices": choices}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
-    def log_message(self, *args):
-        pass
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
 
 
 def png() -> bytes:
@@ -126,17 +136,18 @@ def png() -> bytes:
 
 
 def test_openai_teacher_sends_the_image_and_asks_again_when_n_is_ignored():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Completions)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        teacher = load_teacher(f"openai:http://127.0.0.1:{server.server_address[1]}/v1:teacher-32b")
+    bodies = []
+
+    def one_choice_whatever_n_says(body):
+        bodies.append(body)
+        return [f"answer {len(bodies)}"]
+
+    with chat_server(one_choice_whatever_n_says) as url:
+        teacher = load_teacher(f"openai:{url}:teacher-32b")
         assert isinstance(teacher, OpenAITeacher) and teacher.model == "teacher-32b"
         assert teacher.chat(png(), "Describe it.", 2, 0.7, 64) == ["answer 1", "answer 2"]
-    finally:
-        server.shutdown()
-    first = Completions.bodies[0]
-    assert first["model"] == "teacher-32b" and first["n"] == 2 and Completions.bodies[1]["n"] == 1
-    parts = first["messages"][0]["content"]
+    assert bodies[0]["model"] == "teacher-32b" and bodies[0]["n"] == 2 and bodies[1]["n"] == 1
+    parts = bodies[0]["messages"][0]["content"]
     assert parts[0]["image_url"]["url"].startswith("data:image/jpeg;base64,") and parts[1]["text"] == "Describe it."
 
 
@@ -160,30 +171,14 @@ def test_cot_command_with_an_openai_compatible_teacher(prepared_home, manifests,
 
     scripted = ScriptedTeacher()
 
-    class Scripted(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            prompt = body["messages"][0]["content"][1]["text"]
-            answers = scripted.chat(None, prompt, body["n"], body["temperature"], body["max_tokens"])
-            payload = json.dumps({"choices": [{"index": i, "message": {"role": "assistant", "content": answer}}
-                                              for i, answer in enumerate(answers)]}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+    def scripted_answers(body):
+        prompt = body["messages"][0]["content"][1]["text"]
+        return scripted.chat(None, prompt, body["n"], body["temperature"], body["max_tokens"])
 
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
-    try:
-        assert main(["train", "cot", "--teacher", f"openai:http://127.0.0.1:{server.server_address[1]}/v1:scripted",
-                     "--datasets", "pet", "--captions", "2", "--attempts", "3", "--encoder", "minilm",
-                     "--output", str(tmp_path / "cot")]) == 0
-    finally:
-        server.shutdown()
+    with chat_server(scripted_answers) as url:
+        assert main(["train", "cot", "--teacher", f"openai:{url}:scripted", "--datasets", "pet", "--captions", "2",
+                     "--attempts", "3", "--encoder", "minilm", "--output", str(tmp_path / "cot")]) == 0
     seen = manifests["pet", "seen"].classes
     report = capsys.readouterr().out
     assert f"kept {len(seen) - 1}, dropped 1" in report and "missing_tags 3" in report

@@ -46,3 +46,18 @@ def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tm
                              "--log_samples", "--output_path", str(run)], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(read_run(run).samples["finegrained_lite_bird_seen_open"]) == 50
+
+
+def test_negatives_by_clip_image_centroids(prepared_home, tmp_path):
+    from test_baselines import TINY_CLIP
+
+    from finebench.trainers.tapo_data import nearest_table, read_fewshot
+
+    config = tmp_path / "finebench-tiny-clip.json"
+    config.write_text(json.dumps(TINY_CLIP))
+    samples = read_fewshot("pet", 4, 1, prepared_home)
+    table = nearest_table(samples, f"clip:{config}:random")
+    classes = {sample["class_name"] for sample in samples}
+    assert set(table) == classes
+    assert all(neighbour.nearest in classes and neighbour.nearest != name for name, neighbour in table.items())
+    assert all(-1.0 <= neighbour.similarity <= 1.0 for neighbour in table.values())

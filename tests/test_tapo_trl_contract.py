@@ -81,7 +81,8 @@ def test_loss_hooks():
 def test_config_fields():
     fields = GRPOConfig.__dataclass_fields__
     for name in ("loss_type", "epsilon", "epsilon_high", "delta", "beta", "num_generations", "steps_per_generation",
-                 "scale_rewards", "max_completion_length", "temperature", "top_p"):
+                 "scale_rewards", "max_completion_length", "temperature", "top_p",
+                 "vllm_importance_sampling_correction"):
         pinned(name in fields, "GRPOConfig", f"the field {name} is gone")
 
 

@@ -85,7 +85,10 @@ def grpo_config(tapo: TAPOConfig = TAPO, **training) -> GRPOConfig:
                   beta=tapo.reference_kl, num_generations=tapo.group_size, scale_rewards="group",
                   temperature=tapo.temperature, top_p=tapo.top_p, learning_rate=tapo.learning_rate,
                   weight_decay=tapo.weight_decay, num_train_epochs=tapo.epochs,
-                  max_completion_length=tapo.max_response_length, max_grad_norm=1.0, lr_scheduler_type="constant")
+                  max_completion_length=tapo.max_response_length, max_grad_norm=1.0, lr_scheduler_type="constant",
+                  # Conditioning the positive's rollouts on the anchor (paper) changes the image on purpose: TRL's
+                  # vLLM importance-sampling correction would reweight them by pi(o|anchor) / pi(o|positive).
+                  vllm_importance_sampling_correction=tapo.update_on_positive_image)
     values.update(training)
     return GRPOConfig(**values)
 
