@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -36,7 +37,16 @@ def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tm
     assert sum(not before[name].equal(after[name]) for name in before) > len(before) // 2
     card = (final / "README.md").read_text()
     assert "TAPO" in card and "2 anchor + 2 positive rollouts" in card and '"seed": 42' in card
-    assert (output / "trainer" / "checkpoint-2").is_dir()  # resumable: a rerun starts from here
+    assert (output / "trainer" / "checkpoint-2").is_dir()
+    # a rerun with a later stop resumes from checkpoint-2 instead of starting again (which would write checkpoint-1)
+    shutil.rmtree(output / "trainer" / "checkpoint-1")
+    assert main(["train", "tapo", "--model", str(base), "--data", str(data), "--output", str(output),
+                 "--rollouts", "2:2", "--batch-size", "4", "--grad-accum", "1", "--steps-per-generation", "1",
+                 "--max-steps", "3", "--max-completion-length", "8", "--pixels", "3136:12544",
+                 "--max-resampling-rounds", "1", "--save-steps", "1", "--cpu"]) == 0
+    state = json.loads((output / "trainer" / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3 and len([entry for entry in state["log_history"] if "loss" in entry]) == 3
+    assert not (output / "trainer" / "checkpoint-1").exists()
 
     env = {**os.environ, "FINEBENCH_HOME": str(prepared_home), "FINEBENCH_ENCODER": "minilm", "HF_HUB_OFFLINE": "1"}
     run = tmp_path / "run"

@@ -169,3 +169,16 @@ def test_rows_and_reward_must_agree_on_thinking():
     check_prompts(rows, TAPO)
     with pytest.raises(FinebenchError, match="think-then-answer responses but No-Thinking-RL rewards answer-only"):
         check_prompts(rows, ABLATIONS["no-thinking-rl"])
+
+
+def test_rollouts_use_vllm_only_where_it_can_run(monkeypatch):
+    import importlib.util
+
+    from finebench.trainers.cli import generation_backend
+
+    assert generation_backend("off") is None and generation_backend("server") == "server"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object() if name == "vllm" else None)
+    assert generation_backend("auto") == "colocate"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert generation_backend("auto") is None  # no GPU: HF generate

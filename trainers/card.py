@@ -1,4 +1,5 @@
-"""The model card every `finebench train` stage writes next to its checkpoint."""
+"""What every `finebench train` stage leaves behind: the model card beside the checkpoint, and the
+checkpoints a rerun resumes from."""
 
 from __future__ import annotations
 
@@ -27,3 +28,10 @@ def model_card(title: str, tag: str, base_model: str, data: Path, rows: int, see
         "finebench submit <this folder> --contact <you@example.org>",
         "```",
     ]) + "\n"
+
+
+def last_checkpoint(folder: Path) -> str | None:
+    """The newest checkpoint-N folder a previous run of the same command left, to resume from."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    return get_last_checkpoint(str(folder)) if folder.is_dir() else None

@@ -132,7 +132,9 @@ def _add_tapo(stages) -> None:
     tapo.add_argument("--max-steps", type=_positive, help="stop after this many optimiser steps")
     tapo.add_argument("--save-steps", type=_positive, default=50)
     tapo.add_argument("--seed", type=int, default=42)
-    tapo.add_argument("--vllm", choices=("colocate", "server"), help="generate with vLLM (default: HF generate)")
+    tapo.add_argument("--vllm", choices=("auto", "off", "colocate", "server"), default="auto",
+                      help="rollouts with vLLM beside the trainer (colocate) or from `trl vllm-serve` (server); "
+                           "auto (default): colocate when vLLM is installed and a GPU is present, else HF generate")
     tapo.add_argument("--vllm-server", help="URL of `trl vllm-serve` for --vllm server")
     tapo.add_argument("--gradient-checkpointing", action="store_true")
     tapo.add_argument("--cpu", action="store_true", help="train on the CPU (tests, tiny models)")
@@ -168,13 +170,25 @@ def trainer_settings(args: argparse.Namespace, config: TAPOConfig) -> dict:
                     gradient_checkpointing=args.gradient_checkpointing)
     if args.max_steps:
         settings["max_steps"] = args.max_steps
-    if args.vllm:
-        settings.update(use_vllm=True, vllm_mode=args.vllm)
-        if args.vllm_server:
-            settings["vllm_server_base_url"] = args.vllm_server
-    elif args.vllm_server:
-        raise FinebenchError("--vllm-server is only used with --vllm server", "add --vllm server")
+    mode = generation_backend(args.vllm)
+    if mode:
+        settings.update(use_vllm=True, vllm_mode=mode)
+    if args.vllm_server:
+        if mode != "server":
+            raise FinebenchError("--vllm-server is only used with --vllm server", "add --vllm server")
+        settings["vllm_server_base_url"] = args.vllm_server
     return settings
+
+
+def generation_backend(choice: str) -> str | None:
+    """The vLLM mode to use, or None for HF generate."""
+    if choice != "auto":
+        return None if choice == "off" else choice
+    import importlib.util
+
+    import torch
+
+    return "colocate" if importlib.util.find_spec("vllm") and torch.cuda.is_available() else None
 
 
 def run_train(args: argparse.Namespace) -> None:
@@ -236,6 +250,8 @@ def _run_tapo(args: argparse.Namespace) -> None:
 
     config = chosen_config(args)
     data = args.data / "tapo_train.parquet" if args.data.is_dir() else args.data
-    print("\n".join([config.name, *describe(config)]))
-    final = train_tapo(args.model, data, args.output, config, use_cpu=args.cpu, **trainer_settings(args, config))
+    settings = trainer_settings(args, config)
+    backend = f"vLLM ({settings['vllm_mode']})" if settings.get("use_vllm") else "HF generate"
+    print("\n".join([config.name, *describe(config), f"rollouts generated with {backend}"]))
+    final = train_tapo(args.model, data, args.output, config, use_cpu=args.cpu, **settings)
     print(f"checkpoint written to {final}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from finebench import atomic
 from finebench.errors import FinebenchError
 
-from .card import model_card
+from .card import last_checkpoint, model_card
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,10 @@ def load_sft_rows(path: Path):
 
 def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRESETS["qwen2.5-vl-3b"],
               use_cpu: bool = False) -> Path:
-    """Fine-tune base_model on the CoT data; save a loadable checkpoint with its processor and model card."""
+    """Fine-tune base_model on the CoT data; save a loadable checkpoint with its processor and model card.
+
+    A checkpoint is kept at the end of every epoch in output/trainer, and a rerun resumes from the last one.
+    """
     from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import SFTConfig, SFTTrainer
 
@@ -78,11 +81,11 @@ def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRE
         weight_decay=preset.weight_decay, num_train_epochs=preset.num_train_epochs, max_steps=preset.max_steps,
         per_device_train_batch_size=preset.per_device_train_batch_size,
         gradient_accumulation_steps=preset.gradient_accumulation_steps, max_length=preset.max_length,
-        bf16=preset.bf16 and not use_cpu, use_cpu=use_cpu, seed=preset.seed, report_to=[], save_strategy="no",
-        logging_steps=1)
+        bf16=preset.bf16 and not use_cpu, use_cpu=use_cpu, seed=preset.seed, report_to=[], save_strategy="epoch",
+        save_total_limit=2, logging_steps=1)
     trainer = SFTTrainer(model=model, args=arguments, train_dataset=dataset, processing_class=processor,
                          peft_config=peft_config)
-    trainer.train()
+    trainer.train(resume_from_checkpoint=last_checkpoint(output / "trainer"))  # a rerun picks up where it stopped
     final = output / "final"
     trainer.save_model(str(final))  # every process takes part (ZeRO-3/FSDP gather the weights); one writes
     if not trainer.accelerator.is_main_process:

@@ -339,12 +339,6 @@ def describe(tapo: TAPOConfig) -> Sequence[str]:
     return lines
 
 
-def _last_checkpoint(folder) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-
-    return get_last_checkpoint(str(folder)) if folder.is_dir() else None
-
-
 def train_tapo(base_model: str, data, output, tapo: TAPOConfig = TAPO, use_cpu: bool = False, **training):
     """Run TAPO from base_model (the CoT SFT checkpoint) on the rows of `finebench train data`.
 
@@ -358,7 +352,7 @@ def train_tapo(base_model: str, data, output, tapo: TAPOConfig = TAPO, use_cpu: 
 
     from finebench import atomic
 
-    from .card import model_card
+    from .card import last_checkpoint, model_card
     from .tapo_data import check_prompts, load_rows
 
     data, output = Path(data), Path(output)
@@ -372,7 +366,7 @@ def train_tapo(base_model: str, data, output, tapo: TAPOConfig = TAPO, use_cpu: 
     settings.update(training)
     args = grpo_config(tapo, **settings)
     trainer = TAPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor, tapo=tapo)
-    trainer.train(resume_from_checkpoint=_last_checkpoint(output / "trainer"))
+    trainer.train(resume_from_checkpoint=last_checkpoint(output / "trainer"))
     final = output / "final"
     trainer.save_model(str(final))  # every process takes part (ZeRO-3/FSDP gather the weights); one writes
     if not trainer.accelerator.is_main_process:
