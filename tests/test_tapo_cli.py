@@ -53,7 +53,8 @@ def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tm
     result = subprocess.run([sys.executable, "-m", "finebench", "eval", "--model", "qwen2_5_vl", "--model_args",
                              f"pretrained={final},device=cpu,device_map=cpu,min_pixels=3136,max_pixels=12544",
                              "--tasks", "finegrained_lite_bird_seen_open", "--gen_kwargs", "max_new_tokens=8",
-                             "--log_samples", "--output_path", str(run)], capture_output=True, text=True, env=env, timeout=600)
+                             "--log_samples", "--output_path", str(run)],
+                            capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert len(read_run(run).samples["finegrained_lite_bird_seen_open"]) == 50
 

@@ -49,7 +49,8 @@ def test_generation_and_scoring_hooks():
 def test_generate_returns_what_the_replay_returns():
     pinned(parameters("_generate") == ["self", "prompts"], "_generate", "its signature")
     returned = re.findall(r"return (.+)", source("_generate"))[-1].strip()
-    pinned(returned == "prompt_ids, completion_ids, tool_mask, completions, logprobs, extra_fields, images, tool_images",
+    expected = "prompt_ids, completion_ids, tool_mask, completions, logprobs, extra_fields, images, tool_images"
+    pinned(returned == expected,
            "_generate", f"it now returns {returned}")
     pinned(parameters("_generate_single_turn") == ["self", "prompt_ids", "images", "multimodal_fields",
                                                    "num_generations", "has_tool_images"],

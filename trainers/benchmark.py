@@ -37,9 +37,9 @@ def _rows(groups: int, size: int):
         Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(buffer, format="PNG")
         return {"bytes": buffer.getvalue(), "path": f"{index}.png"}
 
-    rows = [{"prompt": rl_prompt("What kind of bird is this?"), "image": noise(3 * i), "positive_image": noise(3 * i + 1),
-             "negative_image": noise(3 * i + 2), "solution": "Cardinal", "negative_class": "Summer Tanager",
-             "anchor_id": f"a{i}", "dataset": "bird"} for i in range(groups)]
+    rows = [{"prompt": rl_prompt("What kind of bird is this?"), "image": noise(3 * i),
+             "positive_image": noise(3 * i + 1), "negative_image": noise(3 * i + 2), "solution": "Cardinal",
+             "negative_class": "Summer Tanager", "anchor_id": f"a{i}", "dataset": "bird"} for i in range(groups)]
     return datasets.Dataset.from_list(rows, features=_features())
 
 

@@ -25,7 +25,7 @@ def _ratio(text: str) -> tuple[int, int]:
     except ValueError:
         values = (0, -1)
     if values[0] < 1 or values[1] < 0:
-        raise argparse.ArgumentTypeError(f"expected N1:N2 rollouts on the anchor and the positive (e.g. 5:5), not {text!r}")
+        raise argparse.ArgumentTypeError(f"expected two whole numbers N1:N2 (e.g. 5:5), not {text!r}")
     return values
 
 

@@ -105,15 +105,16 @@ class OpenAITeacher:
         import urllib.error
         import urllib.request
 
+        key = os.environ.get("OPENAI_API_KEY", "none")
         request = urllib.request.Request(f"{self.base_url}/chat/completions", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json",
-                                                  "Authorization": f"Bearer {os.environ.get('OPENAI_API_KEY', 'none')}"})
+                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 return json.loads(response.read())
         except (urllib.error.URLError, OSError, ValueError) as error:
             raise FinebenchError(f"the teacher at {self.base_url} did not answer ({error})",
-                                 "start it (e.g. `vllm serve Qwen/Qwen2.5-VL-32B-Instruct`) and pass its /v1 URL") from None
+                                 "start it (e.g. `vllm serve Qwen/Qwen2.5-VL-32B-Instruct`) and pass its /v1 URL"
+                                 ) from None
 
     def chat(self, image: bytes, prompt: str, n: int, temperature: float, max_tokens: int) -> list[str]:
         url = f"data:image/jpeg;base64,{base64.b64encode(image).decode()}"
@@ -166,7 +167,8 @@ class VLLMTeacher:
         try:
             from vllm import LLM
         except ImportError:
-            raise FinebenchError("the vllm teacher needs vLLM", 'pip install "finebench[vllm]" (CUDA machine)') from None
+            raise FinebenchError("the vllm teacher needs vLLM", 'pip install "finebench[vllm]" (CUDA machine)'
+                                 ) from None
         self.name = f"vllm:{location}"
         self.llm = LLM(model=location, limit_mm_per_prompt={"image": 1})
 
@@ -378,7 +380,8 @@ def sft_record(outcome: dict, image_path: Path) -> dict:
 
 
 def build_cot(teacher: Teacher, datasets_: Sequence[str], output: Path, shots: int = 4, seed: int = 1,
-              settings: CotSettings = CotSettings(), encoder: str | None = None, home: Path | None = None) -> CotSummary:
+              settings: CotSettings = CotSettings(), encoder: str | None = None,
+              home: Path | None = None) -> CotSummary:
     from tqdm import tqdm
 
     from finebench.encoders import load_encoder

@@ -43,7 +43,8 @@ def load_sft_rows(path: Path):
 
     rows = [json.loads(line) for line in Path(path).read_text("utf-8").splitlines() if line.strip()]
     if not rows:
-        raise FinebenchError(f"{path} holds no SFT examples", "import the CoT set first (finebench.trainers.cot_import)")
+        raise FinebenchError(f"{path} holds no SFT examples",
+                             "write them with `finebench train import-cot` or `finebench train cot`")
     features = datasets.Features({"prompt": datasets.List({"role": datasets.Value("string"), "content": datasets.List(
         {"type": datasets.Value("string"), "text": datasets.Value("string")})}),
         "completion": datasets.List({"role": datasets.Value("string"), "content": datasets.List(

@@ -100,7 +100,8 @@ def batch_layout(tapo: TAPOConfig, processes: int, per_device: int) -> tuple[int
     rollout_batch_size per generation (after dynamic sampling); TRL counts rollouts per device.
     """
     layout = []
-    for prompts, name in ((tapo.global_batch_size, "global_batch_size"), (tapo.rollout_batch_size, "rollout_batch_size")):
+    batches = ((tapo.global_batch_size, "global_batch_size"), (tapo.rollout_batch_size, "rollout_batch_size"))
+    for prompts, name in batches:
         rollouts = prompts * tapo.group_size
         if rollouts % (processes * per_device):
             raise FinebenchError(f"{name} {prompts} x {tapo.group_size} rollouts cannot be split into {processes} "
@@ -207,8 +208,9 @@ class TAPOTrainer(GRPOTrainer):
         for start in range(0, len(rows), size):
             group = rows[start:start + size]
             if len({row[GROUP_KEY] for row in group}) != 1:
+                anchors = [row[GROUP_KEY] for row in group]
                 raise RuntimeError("a TAPO group mixes rows of different anchors: TRL's sampler changed "
-                                   f"(see tests/test_tapo_trl_contract.py); anchors {[row[GROUP_KEY] for row in group]}")
+                                   f"(see tests/test_tapo_trl_contract.py); anchors {anchors}")
             for position, row in enumerate(group):
                 source = ANCHOR if position < self.tapo.rollouts_anchor else POSITIVE
                 image = row[IMAGE] if source == ANCHOR else row[POSITIVE_IMAGE]
@@ -304,7 +306,7 @@ class TAPOTrainer(GRPOTrainer):
             self._capturing_logps = False
         if "negative_per_token_logps" not in inputs:
             return loss
-        mask = inputs["completion_mask"] if "tool_mask" not in inputs else inputs["completion_mask"] * inputs["tool_mask"]
+        mask = inputs["completion_mask"]
         terms = inter_class_per_token(self._captured_logps, inputs["negative_per_token_logps"], self.tapo.kl_weight,
                                       self.tapo.entropy_anchor, self.tapo.entropy_negative, self.tapo.kl_direction,
                                       inputs["kl_weights"])

@@ -24,7 +24,8 @@ from .triplets import Triplet, build_triplets, nearest_by_name, nearest_from_vec
 
 # The release's examples/format_prompt/cls_thinking.jinja, appended to the question after a blank line.
 THINKING_INSTRUCTION = ("You first think through the reasoning process as an internal monologue, enclosed within "
-                        "<think> </think> tags. Then, provide your final answer enclosed within <answer> </answer> tags.")
+                        "<think> </think> tags. Then, provide your final answer enclosed within <answer> </answer> "
+                        "tags.")
 # No-Thinking-RL (Li et al., 2025): the answer alone.
 ANSWER_ONLY_INSTRUCTION = ("Do not explain or reason: output only your final answer, enclosed within "
                            "<answer> </answer> tags.")
