@@ -43,9 +43,9 @@ class TAPOConfig:
     learning_rate: float = 1e-6
     weight_decay: float = 1e-2
     epochs: int = 10  # 7B: 5
-    global_batch_size: int = 128  # 7B: 64
-    rollout_batch_size: int = 384  # 7B: 192
-    max_response_length: int = 2048
+    global_batch_size: int = 128  # prompts (groups) per optimiser step; 7B: 64
+    rollout_batch_size: int = 384  # prompts kept per generation, after dynamic sampling; 7B: 192
+    max_response_length: int = 2048  # release config (the script's 4096 is defined but never passed)
     min_pixels: int = 200_704
     max_pixels: int = 1_003_520
     name: str = "TAPO"
