@@ -182,3 +182,28 @@ def test_rollouts_use_vllm_only_where_it_can_run(monkeypatch):
     assert generation_backend("auto") == "colocate"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert generation_backend("auto") is None  # no GPU: HF generate
+
+
+def test_tapo_loss_is_trl_dapo_loss_plus_the_token_averaged_inter_class_terms(tiny, tmp_path):
+    from trl import GRPOTrainer
+
+    from finebench.trainers.losses import inter_class_per_token, kl_weights_by_correctness, token_mean
+
+    trainer = make_trainer(tiny, tmp_path, [row("a")])
+    output = trainer._generate_and_score_completions([trainer.train_dataset[0]] * 4)
+    model = trainer.model
+    trainer.current_gradient_accumulation_steps = 1  # what the training loop sets before a step
+    tapo_loss = trainer._compute_loss(model, output)
+    dapo_loss = GRPOTrainer._compute_loss(trainer, model, output)
+    ids = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
+    mask = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
+    logps = trainer._get_per_token_logps_and_entropies(
+        model, ids, mask, output["completion_ids"].size(1), pixel_values=output["pixel_values"],
+        image_grid_thw=output["image_grid_thw"], num_images=output["num_images"],
+        mm_token_type_ids=output.get("mm_token_type_ids"))[0]
+    weights = kl_weights_by_correctness(torch.tensor([True, True, False, False]), 0.1)  # anchor right, positive wrong
+    assert torch.equal(output["kl_weights"], weights)
+    terms = inter_class_per_token(logps, output["negative_per_token_logps"], 0.01, 0.03, 0.03, "release", weights)
+    expected = dapo_loss + token_mean(terms["total"], output["completion_mask"])
+    assert tapo_loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert tapo_loss.item() != pytest.approx(dapo_loss.item(), rel=1e-3)
