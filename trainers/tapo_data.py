@@ -149,7 +149,7 @@ def build_tapo_data(datasets_: Sequence[str], output: Path, shots: int = 4, seed
 
     all_rows, all_triplets, tables, released = [], [], [], []
     for dataset in datasets_:
-        get_dataset(dataset)
+        get_dataset(dataset)  # an unknown name fails here, listing the known ones
         samples = read_fewshot(dataset, shots, seed, home)
         table = nearest_table(samples, similarity)
         tables.append(save_table(table, output / f"nearest_classes_{dataset}.json"))
