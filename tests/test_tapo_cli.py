@@ -3,12 +3,11 @@
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import datasets
 from safetensors.torch import load_file
 
+from finebench import entries
 from finebench.cli import main
 from finebench.runs import read_run
 from finebench.tinymodel import build_tiny_qwen2_5_vl
@@ -37,7 +36,7 @@ def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tm
     assert sum(not before[name].equal(after[name]) for name in before) > len(before) // 2
     card = (final / "README.md").read_text()
     assert "TAPO" in card and "2 anchor + 2 positive rollouts" in card and '"seed": 42' in card
-    assert (output / "trainer" / "checkpoint-2").is_dir()
+    assert (output / "trainer" / "checkpoint-2").is_dir() and not (final / "training_args.bin").exists()
     # a rerun with a later stop resumes from checkpoint-2 instead of starting again (which would write checkpoint-1)
     shutil.rmtree(output / "trainer" / "checkpoint-1")
     assert main(["train", "tapo", "--model", str(base), "--data", str(data), "--output", str(output),
@@ -48,15 +47,22 @@ def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tm
     assert state["global_step"] == 3 and len([entry for entry in state["log_history"] if "loss" in entry]) == 3
     assert not (output / "trainer" / "checkpoint-1").exists()
 
-    env = {**os.environ, "FINEBENCH_HOME": str(prepared_home), "FINEBENCH_ENCODER": "minilm", "HF_HUB_OFFLINE": "1"}
-    run = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "finebench", "eval", "--model", "qwen2_5_vl", "--model_args",
-                             f"pretrained={final},device=cpu,device_map=cpu,min_pixels=3136,max_pixels=12544",
-                             "--tasks", "finegrained_lite_bird_seen_open", "--gen_kwargs", "max_new_tokens=8",
-                             "--log_samples", "--output_path", str(run)],
-                            capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert len(read_run(run).samples["finegrained_lite_bird_seen_open"]) == 50
+    # from training to the leaderboard: submit the checkpoint, the worker runs the whole lite benchmark
+    # through finebench eval and publishes the entry
+    for key, value in {"FINEBENCH_LOCAL_MODEL_ROOTS": tmp_path, "FINEBENCH_QUEUE": tmp_path / "queue",
+                       "FINEBENCH_LEADERBOARD_RESULTS": tmp_path / "results", "FINEBENCH_RUNS": tmp_path / "runs",
+                       "FINEBENCH_ENCODER": "minilm", "HF_HUB_OFFLINE": "1"}.items():
+        monkeypatch.setenv(key, str(value))
+    assert main(["submit", str(final), "--precision", "float32", "--contact", "ci@example.org"]) == 0
+    assert main(["worker", "--once", "--lite", "--model-args",
+                 "device=cpu,device_map=cpu,min_pixels=3136,max_pixels=12544",
+                 "--gen-kwargs", "max_new_tokens=8"]) == 0
+    [published] = list((tmp_path / "results").rglob("*.json"))
+    entry = entries.read(published)
+    assert entry["source"] == "submitted" and entry["subset"] == "lite" and str(final) in json.dumps(entry)
+    [run] = [folder for folder in (tmp_path / "runs").iterdir() if folder.is_dir()]
+    samples = read_run(next(path.parent for path in run.rglob("*.jsonl"))).samples
+    assert sum(len(lines) for lines in samples.values()) == 2 * 600  # every lite line, closed and open
 
 
 def test_negatives_by_clip_image_centroids(prepared_home, tmp_path):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
-from finebench import __version__
+from finebench import __version__, atomic
 
 
 def model_card(title: str, tag: str, base_model: str, data: Path, rows: int, seed: int, config: dict,
@@ -35,3 +35,18 @@ def last_checkpoint(folder: Path) -> str | None:
     from transformers.trainer_utils import get_last_checkpoint
 
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
+
+
+def save_final(trainer, processor, final: Path, card: Callable[[], str]) -> Path:
+    """Write the final model folder: weights, processor, model card, and nothing pickled.
+
+    Every process takes part in save_model (ZeRO-3 and FSDP gather the weights there); one writes
+    the rest. Trainer leaves training_args.bin, a pickle, which the leaderboard refuses as unsafe:
+    it goes, the card holds the same settings as JSON.
+    """
+    trainer.save_model(str(final))
+    if trainer.accelerator.is_main_process:
+        (final / "training_args.bin").unlink(missing_ok=True)
+        processor.save_pretrained(str(final))
+        atomic.write_text(final / "README.md", card())
+    return final

@@ -11,10 +11,9 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from finebench import atomic
 from finebench.errors import FinebenchError
 
-from .card import last_checkpoint, model_card
+from .card import last_checkpoint, model_card, save_final
 
 
 @dataclass(frozen=True)
@@ -87,14 +86,8 @@ def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRE
     trainer = SFTTrainer(model=model, args=arguments, train_dataset=dataset, processing_class=processor,
                          peft_config=peft_config)
     trainer.train(resume_from_checkpoint=last_checkpoint(output / "trainer"))  # a rerun picks up where it stopped
-    final = output / "final"
-    trainer.save_model(str(final))  # every process takes part (ZeRO-3/FSDP gather the weights); one writes
-    if not trainer.accelerator.is_main_process:
-        return final
-    processor.save_pretrained(str(final))
-    atomic.write_text(final / "README.md", model_card("CoT SFT", "cot-sft", base_model, data, len(dataset), preset.seed,
-                                                      asdict(preset)))
-    return final
+    return save_final(trainer, processor, output / "final", lambda: model_card(
+        "CoT SFT", "cot-sft", base_model, data, len(dataset), preset.seed, asdict(preset)))
 
 
 def preset(name: str, **overrides) -> SFTPreset:

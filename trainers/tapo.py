@@ -352,9 +352,7 @@ def train_tapo(base_model: str, data, output, tapo: TAPOConfig = TAPO, use_cpu: 
 
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from finebench import atomic
-
-    from .card import last_checkpoint, model_card
+    from .card import last_checkpoint, model_card, save_final
     from .tapo_data import check_prompts, load_rows
 
     data, output = Path(data), Path(output)
@@ -369,14 +367,8 @@ def train_tapo(base_model: str, data, output, tapo: TAPOConfig = TAPO, use_cpu: 
     args = grpo_config(tapo, **settings)
     trainer = TAPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor, tapo=tapo)
     trainer.train(resume_from_checkpoint=last_checkpoint(output / "trainer"))
-    final = output / "final"
-    trainer.save_model(str(final))  # every process takes part (ZeRO-3/FSDP gather the weights); one writes
-    if not trainer.accelerator.is_main_process:
-        return final
-    processor.save_pretrained(str(final))
     config = {"tapo": asdict(tapo), "trainer": {key: getattr(args, key) for key in sorted(set(settings) | {
         "learning_rate", "num_generations", "per_device_train_batch_size", "gradient_accumulation_steps",
         "steps_per_generation", "max_steps", "num_train_epochs", "seed"})}}
-    atomic.write_text(final / "README.md", model_card(tapo.name, "tapo", base_model, data, len(dataset), args.seed,
-                                                      config, describe(tapo)))
-    return final
+    return save_final(trainer, processor, output / "final", lambda: model_card(
+        tapo.name, "tapo", base_model, data, len(dataset), args.seed, config, describe(tapo)))
