@@ -29,6 +29,7 @@ def test_two_sft_steps_then_evaluate_the_checkpoint(prepared_home, tmp_path):
     final = tmp_path / "sft" / "final"
     before, after = load_file(base / "model.safetensors"), load_file(final / "model.safetensors")
     assert sum(not before[name].equal(after[name]) for name in before) > len(before) // 2
+    assert (tmp_path / "sft" / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
     card = (final / "README.md").read_text()
     assert "CoT SFT" in card and str(data) in card and '"seed": 42' in card
     env = {**os.environ, "FINEBENCH_HOME": str(prepared_home)}

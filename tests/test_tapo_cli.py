@@ -46,6 +46,10 @@ def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tm
     state = json.loads((output / "trainer" / "checkpoint-3" / "trainer_state.json").read_text())
     assert state["global_step"] == 3 and len([entry for entry in state["log_history"] if "loss" in entry]) == 3
     assert not (output / "trainer" / "checkpoint-1").exists()
+    assert (output / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    (output / "training_curves.png").unlink()
+    assert main(["train", "curves", str(output)]) == 0  # from the newest checkpoint's history
+    assert (output / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
 
     # from training to the leaderboard: submit the checkpoint, the worker runs the whole lite benchmark
     # through finebench eval and publishes the entry

@@ -40,6 +40,10 @@ def add_train_commands(commands) -> None:
     _add_cot(stages)
     _add_sft(stages)
     _add_tapo(stages)
+    curves = stages.add_parser("curves", help="draw a run's training curves (loss, reward, KL, …) to a PNG",
+                               description="Read the newest trainer_state.json of a `finebench train sft|tapo` run "
+                                           "(finished or still going) and draw one panel per logged quantity.")
+    curves.add_argument("run", type=Path, help="the run's --output folder")
     configs = stages.add_parser("launch-config", help="path of a shipped accelerate config (zero3, fsdp, ddp)",
                                 description="Print the path of an accelerate config shipped with finebench, for "
                                             "`accelerate launch --config_file $(finebench train launch-config zero3)`.")
@@ -105,6 +109,13 @@ def _add_sft(stages) -> None:
     sft.add_argument("--grad-accum", type=_positive, help="gradient accumulation steps (default 4)")
     sft.add_argument("--lora", action="store_true", help="LoRA (rank 64) instead of full fine-tuning")
     sft.add_argument("--cpu", action="store_true", help="train on the CPU (tests, tiny models)")
+    _add_report_to(sft)
+
+
+def _add_report_to(parser) -> None:
+    parser.add_argument("--report-to", nargs="+", default=[], metavar="TRACKER",
+                        help="also log to these trackers (tensorboard, wandb, trackio, …); the curves are drawn to "
+                             "OUTPUT/training_curves.png in any case")
 
 
 def _add_tapo(stages) -> None:
@@ -138,6 +149,7 @@ def _add_tapo(stages) -> None:
     tapo.add_argument("--vllm-server", help="URL of `trl vllm-serve` for --vllm server")
     tapo.add_argument("--gradient-checkpointing", action="store_true")
     tapo.add_argument("--cpu", action="store_true", help="train on the CPU (tests, tiny models)")
+    _add_report_to(tapo)
 
 
 def chosen_config(args: argparse.Namespace) -> TAPOConfig:
@@ -165,6 +177,7 @@ def trainer_settings(args: argparse.Namespace, config: TAPOConfig) -> dict:
     processes = int(os.environ.get("WORLD_SIZE", "1"))  # set by accelerate launch / torchrun
     accumulation, per_generation = batch_layout(config, processes, args.batch_size)
     settings = dict(per_device_train_batch_size=args.batch_size, seed=args.seed, save_steps=args.save_steps,
+                    report_to=args.report_to,
                     gradient_accumulation_steps=args.grad_accum or accumulation,
                     steps_per_generation=args.steps_per_generation or per_generation,
                     gradient_checkpointing=args.gradient_checkpointing)
@@ -193,7 +206,14 @@ def generation_backend(choice: str) -> str | None:
 
 def run_train(args: argparse.Namespace) -> None:
     {"data": _run_data, "import-cot": _run_import_cot, "cot": _run_cot, "sft": _run_sft,
-     "tapo": _run_tapo, "launch-config": _run_launch_config}[args.train_command](args)
+     "tapo": _run_tapo, "curves": _run_curves, "launch-config": _run_launch_config}[args.train_command](args)
+
+
+def _run_curves(args: argparse.Namespace) -> None:
+    from .curves import log_history, plot_curves
+
+    path = plot_curves(log_history(args.run), args.run / "training_curves.png", args.run.name)
+    print(f"curves drawn to {path}" if path else f"{args.run} has logged nothing to draw yet")
 
 
 def _run_launch_config(args: argparse.Namespace) -> None:
@@ -242,7 +262,8 @@ def _run_sft(args: argparse.Namespace) -> None:
 
     chosen = preset(args.preset, max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
                     gradient_accumulation_steps=args.grad_accum, lora=args.lora or None)
-    print(f"checkpoint written to {train_sft(args.model, args.data, args.output, chosen, use_cpu=args.cpu)}")
+    final = train_sft(args.model, args.data, args.output, chosen, use_cpu=args.cpu, report_to=tuple(args.report_to))
+    print(f"checkpoint written to {final}")
 
 
 def _run_tapo(args: argparse.Namespace) -> None:

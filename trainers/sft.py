@@ -14,6 +14,7 @@ from pathlib import Path
 from finebench.errors import FinebenchError
 
 from .card import last_checkpoint, model_card, save_final
+from .curves import write_curves
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def load_sft_rows(path: Path):
 
 
 def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRESETS["qwen2.5-vl-3b"],
-              use_cpu: bool = False) -> Path:
+              use_cpu: bool = False, report_to: tuple[str, ...] = ()) -> Path:
     """Fine-tune base_model on the CoT data; save a loadable checkpoint with its processor and model card.
 
     A checkpoint is kept at the end of every epoch in output/trainer, and a rerun resumes from the last one.
@@ -81,13 +82,15 @@ def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRE
         weight_decay=preset.weight_decay, num_train_epochs=preset.num_train_epochs, max_steps=preset.max_steps,
         per_device_train_batch_size=preset.per_device_train_batch_size,
         gradient_accumulation_steps=preset.gradient_accumulation_steps, max_length=preset.max_length,
-        bf16=preset.bf16 and not use_cpu, use_cpu=use_cpu, seed=preset.seed, report_to=[], save_strategy="epoch",
+        bf16=preset.bf16 and not use_cpu, use_cpu=use_cpu, seed=preset.seed, report_to=list(report_to), save_strategy="epoch",
         save_total_limit=2, logging_steps=1)
     trainer = SFTTrainer(model=model, args=arguments, train_dataset=dataset, processing_class=processor,
                          peft_config=peft_config)
     trainer.train(resume_from_checkpoint=last_checkpoint(output / "trainer"))  # a rerun picks up where it stopped
-    return save_final(trainer, processor, output / "final", lambda: model_card(
+    final = save_final(trainer, processor, output / "final", lambda: model_card(
         "CoT SFT", "cot-sft", base_model, data, len(dataset), preset.seed, asdict(preset)))
+    write_curves(trainer, output, f"CoT SFT of {Path(str(base_model)).name}")
+    return final
 
 
 def preset(name: str, **overrides) -> SFTPreset:

@@ -353,6 +353,7 @@ def train_tapo(base_model: str, data, output, tapo: TAPOConfig = TAPO, use_cpu: 
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from .card import last_checkpoint, model_card, save_final
+    from .curves import write_curves
     from .tapo_data import check_prompts, load_rows
 
     data, output = Path(data), Path(output)
@@ -370,5 +371,7 @@ def train_tapo(base_model: str, data, output, tapo: TAPOConfig = TAPO, use_cpu: 
     config = {"tapo": asdict(tapo), "trainer": {key: getattr(args, key) for key in sorted(set(settings) | {
         "learning_rate", "num_generations", "per_device_train_batch_size", "gradient_accumulation_steps",
         "steps_per_generation", "max_steps", "num_train_epochs", "seed"})}}
-    return save_final(trainer, processor, output / "final", lambda: model_card(
+    final = save_final(trainer, processor, output / "final", lambda: model_card(
         tapo.name, "tapo", base_model, data, len(dataset), args.seed, config, describe(tapo)))
+    write_curves(trainer, output, f"{tapo.name} from {Path(str(base_model)).name}")
+    return final
