@@ -20,6 +20,8 @@ Typical first run:
   finebench status                                  # what is prepared, and where
 
 No archives yet? `finebench demo` generates stand-ins and prepares them.
+Then: `finebench eval` (lmms-eval), `finebench tables`, `finebench leaderboard`, and
+`finebench train data|cot|sft|tapo` to train Fine-R1 or your own model.
 Data goes to $FINEBENCH_HOME (default ~/.cache/finebench). The official manifests are
 downloaded at a pinned commit and checked by sha256, or read from --manifests DIR
 (or $FINEBENCH_MANIFESTS).
