@@ -207,3 +207,12 @@ def test_tapo_loss_is_trl_dapo_loss_plus_the_token_averaged_inter_class_terms(ti
     expected = dapo_loss + token_mean(terms["total"], output["completion_mask"])
     assert tapo_loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert tapo_loss.item() != pytest.approx(dapo_loss.item(), rel=1e-3)
+
+
+def test_a_model_that_cannot_be_loaded_is_explained(tmp_path):
+    from finebench.trainers.models import load_model_and_processor
+
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FinebenchError, match="cannot load the model") as raised:
+        load_model_and_processor(str(tmp_path / "empty"))
+    assert "config.json" in raised.value.fix

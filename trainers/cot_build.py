@@ -136,13 +136,14 @@ class HFTeacher:
 
     def __init__(self, location: str, device: str | None = None):
         import torch
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        from .models import load_model_and_processor
 
         self.name = f"hf:{location}"
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        self.processor = AutoProcessor.from_pretrained(location)
-        self.model = AutoModelForImageTextToText.from_pretrained(
-            location, dtype=torch.bfloat16 if self.device != "cpu" else torch.float32).to(self.device).eval()
+        model, self.processor = load_model_and_processor(
+            location, torch.bfloat16 if self.device != "cpu" else torch.float32)
+        self.model = model.to(self.device).eval()
 
     def chat(self, image: bytes, prompt: str, n: int, temperature: float, max_tokens: int) -> list[str]:
         import io

@@ -15,6 +15,7 @@ from finebench.errors import FinebenchError
 
 from .card import last_checkpoint, model_card, save_final
 from .curves import write_curves
+from .models import load_model_and_processor
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,10 @@ def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRE
 
     A checkpoint is kept at the end of every epoch in output/trainer, and a rerun resumes from the last one.
     """
-    from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import SFTConfig, SFTTrainer
 
     dataset = load_sft_rows(data)
-    model = AutoModelForImageTextToText.from_pretrained(base_model)
-    processor = AutoProcessor.from_pretrained(base_model)
+    model, processor = load_model_and_processor(base_model)
     peft_config = None
     if preset.lora:
         from peft import LoraConfig
@@ -82,11 +81,11 @@ def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRE
         weight_decay=preset.weight_decay, num_train_epochs=preset.num_train_epochs, max_steps=preset.max_steps,
         per_device_train_batch_size=preset.per_device_train_batch_size,
         gradient_accumulation_steps=preset.gradient_accumulation_steps, max_length=preset.max_length,
-        bf16=preset.bf16 and not use_cpu, use_cpu=use_cpu, seed=preset.seed, report_to=list(report_to), save_strategy="epoch",
-        save_total_limit=2, logging_steps=1)
+        bf16=preset.bf16 and not use_cpu, use_cpu=use_cpu, seed=preset.seed, report_to=list(report_to),
+        save_strategy="epoch", save_total_limit=2, logging_steps=1)
     trainer = SFTTrainer(model=model, args=arguments, train_dataset=dataset, processing_class=processor,
                          peft_config=peft_config)
-    trainer.train(resume_from_checkpoint=last_checkpoint(output / "trainer"))  # a rerun picks up where it stopped
+    trainer.train(resume_from_checkpoint=last_checkpoint(output / "trainer"))  # a rerun resumes
     final = save_final(trainer, processor, output / "final", lambda: model_card(
         "CoT SFT", "cot-sft", base_model, data, len(dataset), preset.seed, asdict(preset)))
     write_curves(trainer, output, f"CoT SFT of {Path(str(base_model)).name}")

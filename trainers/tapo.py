@@ -350,18 +350,17 @@ def train_tapo(base_model: str, data, output, tapo: TAPOConfig = TAPO, use_cpu: 
     from dataclasses import asdict
     from pathlib import Path
 
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
     from .card import last_checkpoint, model_card, save_final
     from .curves import write_curves
+    from .models import load_model_and_processor
     from .tapo_data import check_prompts, load_rows
 
     data, output = Path(data), Path(output)
     dataset = load_rows(data)
     check_prompts(dataset, tapo)
-    processor = AutoProcessor.from_pretrained(base_model, padding_side="left", min_pixels=tapo.min_pixels,
-                                              max_pixels=tapo.max_pixels)
-    model = AutoModelForImageTextToText.from_pretrained(base_model, dtype=torch.float32 if use_cpu else torch.bfloat16)
+    model, processor = load_model_and_processor(base_model, torch.float32 if use_cpu else torch.bfloat16,
+                                                padding_side="left", min_pixels=tapo.min_pixels,
+                                                max_pixels=tapo.max_pixels)
     settings = dict(output_dir=str(output / "trainer"), use_cpu=use_cpu, bf16=not use_cpu, report_to=[],
                     logging_steps=1, save_strategy="steps", save_steps=50, save_total_limit=3)
     settings.update(training)
