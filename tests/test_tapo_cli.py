@@ -1,7 +1,6 @@
 """From the k-shot sets to a TAPO checkpoint on the lite benchmark, through the command line."""
 
 import json
-import os
 import shutil
 
 import datasets

@@ -10,15 +10,15 @@ import pytest
 from accelerate.commands.config.config_args import load_config_from_file
 
 from finebench.tinymodel import build_tiny_qwen2_5_vl
-from finebench.trainers.benchmark import _rows
 from finebench.trainers.cli import ACCELERATE_CONFIGS
+from finebench.trainers.tapo_data import noise_rows
 
 ACCELERATE = Path(sys.executable).parent / "accelerate"
 
 
 def test_two_processes_train_in_lockstep(tmp_path):
     model = build_tiny_qwen2_5_vl(tmp_path / "model")
-    _rows(8, 56).to_parquet(str(tmp_path / "tapo_train.parquet"))
+    noise_rows(8, 56).to_parquet(str(tmp_path / "tapo_train.parquet"))
     command = [str(ACCELERATE), "launch", "--config_file", str(ACCELERATE_CONFIGS / "ddp.yaml"), "--num_processes",
                "2", "--cpu", "--mixed_precision", "no", "-m", "finebench", "train", "tapo", "--model", str(model),
                "--data", str(tmp_path), "--output", str(tmp_path / "out"), "--rollouts", "2:2", "--batch-size", "4",

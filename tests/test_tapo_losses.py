@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from finebench.trainers.losses import (clipped_policy_loss, entropy_estimate, group_advantages, k3_kl,
-                                       keep_informative_groups, tapo_loss, token_mean)
+from finebench.trainers.losses import inter_class_per_token, is_informative, k3_kl, token_mean
 from finebench.trainers.rewards import accuracy_reward, fgvr_reward, format_reward
 
 
@@ -16,23 +15,24 @@ def test_token_mean_weighs_every_real_token_once():
     assert token_mean(values, mask).item() == pytest.approx((1 + 2 + 3 + 4) / 4)  # not the mean of row means
 
 
-def test_group_advantages_by_hand_and_pooled_groups():
-    rewards = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 1.0])
-    advantages = group_advantages(rewards, ["a"] * 4 + ["b"] * 2)
-    std = torch.tensor([1.0, 0.0, 0.0, 1.0]).std().item()  # unbiased, as torch.std
-    assert advantages[0].item() == pytest.approx((1 - 0.5) / (std + 1e-6))
-    assert advantages[1].item() == pytest.approx((0 - 0.5) / (std + 1e-6))
-    assert advantages[4].item() == pytest.approx(0.0)
-    # intra-class: 2 anchor + 2 positive rollouts in one group use the pooled mean
-    pooled = group_advantages(torch.tensor([1.0, 1.0, 0.0, 0.0]), ["img7"] * 4)
-    assert pooled[0] > 0 > pooled[2] and pooled.sum().abs() < 1e-5
-    with pytest.raises(ValueError, match="at least two rollouts"):
-        group_advantages(torch.tensor([1.0]), ["lonely"])
-
-
 def test_dynamic_sampling_keeps_mixed_groups_only():
-    rewards = torch.tensor([1.0, 1.0, 0.0, 0.0, 1.0, 0.0])
-    assert keep_informative_groups(rewards, ["all", "all", "none", "none", "mixed", "mixed"]) == ["mixed"]
+    assert not is_informative([1.0, 1.0]) and not is_informative([0.0, 0.0]) and is_informative([1.0, 0.0])
+    assert not is_informative([1.0] * 99 + [0.0]) and is_informative([1.0] * 98 + [0.0, 0.0])  # 0.99 is out
+
+
+def clipped_policy_loss(logp, old_logp, advantages, mask, clip_low=0.2, clip_high=0.28, clip_dual=3.0):
+    """The release's policy objective (verl's compute_policy_loss), written out: the oracle TRL's loss as
+    configured by grpo_config is checked against (tests/test_tapo_trainer.py).
+
+    loss_t = max(-A r_t, -A clip(r_t, 1 - low, 1 + high)); for A < 0 also capped at -A * dual; token mean.
+    """
+    advantages = advantages.unsqueeze(-1).expand_as(logp)
+    log_ratio = (logp - old_logp).clamp(-20, 20)
+    clipped = log_ratio.clamp(math.log(1 - clip_low), math.log(1 + clip_high)).exp()
+    loss = torch.max(-advantages * log_ratio.exp(), -advantages * clipped)
+    if clip_dual is not None:
+        loss = torch.where(advantages < 0, torch.min(loss, -advantages * clip_dual), loss)
+    return token_mean(loss, mask)
 
 
 def test_clipped_policy_loss_by_hand():
@@ -66,23 +66,19 @@ def test_k3_kl_clamps_and_both_directions():
         k3_kl(logp, negative, "sideways")
 
 
-def test_tapo_loss_combines_the_terms_and_detaches_the_negative():
+def test_inter_class_terms_combine_and_detach_the_negative():
     mask = torch.tensor([[1.0, 1.0, 0.0]])
     logp = torch.tensor([[-1.0, -0.5, -9.0]], requires_grad=True)
     negative = torch.tensor([[-1.5, -0.2, -9.0]], requires_grad=True)
-    advantages = torch.tensor([1.0])
-    loss, metrics = tapo_loss(logp, logp.detach(), negative, advantages, mask, gamma=0.01, eta_anchor=0.03,
-                              eta_negative=0.03)
-    policy = -1.0  # ratio 1 everywhere, A = 1
+    terms = inter_class_per_token(logp, negative, gamma=0.01, eta_anchor=0.03, eta_negative=0.03)
     kl = (k3_kl(logp.detach(), negative.detach())[0, :2]).mean().item()
-    expected = policy - 0.01 * kl + 0.03 * (1.0 + 0.5) / 2 + 0.03 * (1.5 + 0.2) / 2
-    assert loss.item() == pytest.approx(expected, rel=1e-5)
-    assert metrics["inter_class_kl"] == pytest.approx(kl, rel=1e-5)
-    loss.backward()
+    expected = -0.01 * kl + 0.03 * (1.0 + 0.5) / 2 + 0.03 * (1.5 + 0.2) / 2  # entropies: -mean log-probability
+    total = token_mean(terms["total"], mask)
+    assert total.item() == pytest.approx(expected, rel=1e-5)
+    assert token_mean(terms["inter_class_kl"], mask).item() == pytest.approx(kl, rel=1e-5)
+    assert token_mean(terms["entropy_negative"], mask).item() == pytest.approx((1.5 + 0.2) / 2)
+    total.backward()
     assert negative.grad is None and logp.grad is not None  # the negative pass carries no gradient
-    dapo, dapo_metrics = tapo_loss(logp.detach(), logp.detach(), None, advantages, mask)
-    assert dapo.item() == pytest.approx(policy) and set(dapo_metrics) == {"policy_loss"}
-    assert entropy_estimate(torch.tensor([[-2.0, -4.0]]), torch.ones(1, 2)).item() == 3.0
 
 
 def test_rewards_as_released():
@@ -97,7 +93,7 @@ def test_rewards_as_released():
 
 
 def test_config_defaults_and_ablations():
-    from finebench.trainers.config import ABLATIONS, TAPO, TAPO_7B, ratio_preset
+    from finebench.trainers.config import ABLATIONS, TAPO, TAPO_7B
 
     assert (TAPO.clip_low, TAPO.clip_high, TAPO.group_size, TAPO.kl_weight) == (0.2, 0.28, 10, 0.01)
     assert (TAPO.entropy_anchor, TAPO.entropy_negative, TAPO.format_weight) == (0.03, 0.03, 0.1)
@@ -106,7 +102,6 @@ def test_config_defaults_and_ablations():
     assert ABLATIONS["dapo+intra"].rollouts_positive == 5 and not ABLATIONS["dapo+intra"].inter_class
     assert ABLATIONS["dapo+inter"].inter_class and ABLATIONS["dapo+inter"].rollouts_positive == 0
     assert {"tapo", "dapo", "cls-rl", "no-thinking-rl"} <= set(ABLATIONS)
-    assert ratio_preset(8, 2).group_size == 10
 
 
 def test_triplets_pair_each_anchor_with_its_class_and_the_nearest_other(tmp_path):
@@ -144,9 +139,9 @@ def test_incorrect_rollouts_weigh_less_in_the_inter_class_term():
     mask = torch.ones(2, 2)
     logp = torch.tensor([[-1.0, -1.0], [-1.0, -1.0]])
     negative = torch.tensor([[-2.0, -2.0], [-2.0, -2.0]])
-    _, weighted = tapo_loss(logp, logp, negative, torch.zeros(2), mask, kl_sample_weights=weights)
-    _, plain = tapo_loss(logp, logp, negative, torch.zeros(2), mask)
-    assert weighted["inter_class_kl"] == pytest.approx(plain["inter_class_kl"] * (1 + 0.1) / 2)
+    weighted = token_mean(inter_class_per_token(logp, negative, kl_sample_weights=weights)["inter_class_kl"], mask)
+    plain = token_mean(inter_class_per_token(logp, negative)["inter_class_kl"], mask)
+    assert weighted.item() == pytest.approx(plain.item() * (1 + 0.1) / 2)
 
 
 def test_easyr1_export_of_real_few_shot_triplets(prepared_home, manifests, tmp_path):

@@ -15,7 +15,7 @@ from finebench.tinymodel import build_tiny_qwen2_5_vl
 from finebench.trainers.config import TAPOConfig
 from finebench.trainers.config import TAPO, TAPO_7B
 from finebench.trainers.tapo import TAPOTrainer, batch_layout, check_arguments, grpo_config
-from finebench.trainers.tapo_data import _features, rl_prompt
+from finebench.trainers.tapo_data import rl_prompt, row_features
 
 COLOURS = {"anchor": "red", "positive": "blue", "negative": "green"}
 
@@ -33,7 +33,7 @@ def row(anchor_id: str, difficulty: str = "mixed", negative: str = "green") -> d
 
 
 def dataset(rows):
-    features = _features()
+    features = row_features()
     features["difficulty"] = datasets.Value("string")
     return datasets.Dataset.from_list(rows, features=features)
 
@@ -216,3 +216,30 @@ def test_a_model_that_cannot_be_loaded_is_explained(tmp_path):
     with pytest.raises(FinebenchError, match="cannot load the model") as raised:
         load_model_and_processor(str(tmp_path / "empty"))
     assert "config.json" in raised.value.fix
+
+
+def test_trl_policy_loss_as_configured_is_the_release_objective(tiny, tmp_path):
+    """clip 0.2 / 0.28, the dual clip 3.0 (TRL's `delta`), token mean: against the hand-checked oracle."""
+    from test_tapo_losses import clipped_policy_loss
+    from trl import GRPOTrainer
+
+    trainer = make_trainer(tiny, tmp_path, [row("a")])
+    output = trainer._generate_and_score_completions([trainer.train_dataset[0]] * 4)
+    trainer.current_gradient_accumulation_steps = 1
+    ids = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
+    mask = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
+    with torch.no_grad():
+        logps = trainer._get_per_token_logps_and_entropies(
+            trainer.model, ids, mask, output["completion_ids"].size(1), pixel_values=output["pixel_values"],
+            image_grid_thw=output["image_grid_thw"], num_images=output["num_images"],
+            mm_token_type_ids=output.get("mm_token_type_ids"))[0]
+    # ratios e^1, e^-1, e^2 (beyond the dual clip for A < 0), e^0.1 across tokens; A = +0.87, +0.87, -0.87, -0.87
+    shifts = torch.tensor([1.0, -1.0, 2.0, 0.1]).repeat(logps.size(1) // 4 + 1)[:logps.size(1)]
+    output["old_per_token_logps"] = logps - shifts
+    trl_loss = GRPOTrainer._compute_loss(trainer, trainer.model, output)
+    expected = clipped_policy_loss(logps, output["old_per_token_logps"], output["advantages"],
+                                   output["completion_mask"])
+    assert trl_loss.item() == pytest.approx(expected.item(), rel=1e-4)
+    without_dual = clipped_policy_loss(logps, output["old_per_token_logps"], output["advantages"],
+                                       output["completion_mask"], clip_dual=None)
+    assert expected.item() != pytest.approx(without_dual.item(), rel=1e-3)  # the dual clip did bind

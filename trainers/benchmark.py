@@ -17,30 +17,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import ABLATIONS, TAPO
+from .tapo_data import noise_rows
 
 TARGET_RATIO = 1.6
-
-
-def _rows(groups: int, size: int):
-    import io
-
-    import datasets
-    import numpy as np
-    from PIL import Image
-
-    from .tapo_data import _features, rl_prompt
-
-    rng = np.random.default_rng(0)
-
-    def noise(index: int) -> dict:
-        buffer = io.BytesIO()
-        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(buffer, format="PNG")
-        return {"bytes": buffer.getvalue(), "path": f"{index}.png"}
-
-    rows = [{"prompt": rl_prompt("What kind of bird is this?"), "image": noise(3 * i),
-             "positive_image": noise(3 * i + 1), "negative_image": noise(3 * i + 2), "solution": "Cardinal",
-             "negative_class": "Summer Tanager", "anchor_id": f"a{i}", "dataset": "bird"} for i in range(groups)]
-    return datasets.Dataset.from_list(rows, features=_features())
 
 
 class _StepTimer:
@@ -101,7 +80,7 @@ def bench_tapo(steps: int = 4, tokens: int = 48, image_size: int = 112, rounds: 
     with tempfile.TemporaryDirectory() as folder:
         workdir = Path(folder)
         model = build_tiny_qwen2_5_vl(workdir / "model")
-        rows = _rows(steps + 1, image_size)
+        rows = noise_rows(steps + 1, image_size)
         for _ in range(rounds):
             for name, config in (("DAPO", dapo), ("TAPO", tapo)):
                 step_times, negative_times = _run(model, rows, config, steps, tokens, workdir)

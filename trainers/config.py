@@ -73,7 +73,3 @@ ABLATIONS = {
                                      "alone and the format reward checks <answer>…</answer> only",)),
 }
 
-
-def ratio_preset(anchor: int, positive: int) -> TAPOConfig:
-    """Table 3a's n1:n2 settings (n1 + n2 = 10 in the paper)."""
-    return replace(TAPO, name=f"TAPO {anchor}:{positive}", rollouts_anchor=anchor, rollouts_positive=positive)

@@ -280,7 +280,7 @@ def rejection(text: str, label: str, class_names: Sequence[str]) -> str | None:
     return None
 
 
-def completion_text(parts: dict[str, str], label: str) -> str:
+def sft_completion(parts: dict[str, str], label: str) -> str:
     """The released set's shape: the four stages inside <think>, the class inside <answer>."""
     return (f"<think> Analysis of Visual Features:\n{parts['analysis']}\n\n Candidate Subcategories:\n"
             f"{parts['options']}\n\n Comparison Process:\n{parts['comparison']}\n\n Final Answer:\n"
@@ -347,7 +347,7 @@ def construct_one(teacher: Teacher, sample: dict, dataset: str, question: str, s
         answer = teacher.chat(image, prompt, 1, settings.cot_temperature, settings.max_tokens)[0]
         reason = rejection(answer, label, info.class_names)
         if reason is None:
-            outcome.update(status="kept", completion=completion_text(parse_structured(answer), label))
+            outcome.update(status="kept", completion=sft_completion(parse_structured(answer), label))
             break
         outcome["rejections"].append(reason)
     return outcome

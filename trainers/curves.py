@@ -29,10 +29,9 @@ PANELS = (
 
 
 def log_history(run: Path) -> list[dict]:
-    """The newest log history of a run folder: final/, or the last checkpoint in trainer/."""
-    candidates = [run / "final" / "trainer_state.json", *sorted(
-        (run / "trainer").glob("checkpoint-*/trainer_state.json"), key=lambda path: int(path.parent.name[11:]))]
-    found = [path for path in candidates if path.is_file()]
+    """The log history of a run folder's newest checkpoint (final/ holds none: save_model writes no state)."""
+    found = sorted((run / "trainer").glob("checkpoint-*/trainer_state.json"),
+                   key=lambda path: int(path.parent.name.removeprefix("checkpoint-")))
     if not found:
         raise FinebenchError(f"no trainer_state.json under {run}",
                              "pass the --output folder of a `finebench train sft|tapo` run that saved a checkpoint")

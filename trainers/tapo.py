@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import random
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import torch
@@ -30,14 +30,14 @@ import torch
 from finebench.errors import FinebenchError
 
 from .config import TAPO, TAPOConfig
-from .losses import inter_class_per_token, kl_weights_by_correctness
+from .losses import inter_class_per_token, is_informative, kl_weights_by_correctness, token_mean
 from .rewards import FGVRReward, inclusion_accuracy
 
-try:  # TRL is the `train` extra; the module stays importable for documentation without it
+try:  # TRL is the `train` extra: without it, say how to get it
     from trl import GRPOConfig, GRPOTrainer
     from trl.data_utils import apply_chat_template, prepare_multimodal_messages
     from trl.models.utils import disable_gradient_checkpointing
-except ImportError as error:  # pragma: no cover - exercised only without the extra
+except ImportError as error:  # pragma: no cover - only without the extra
     raise FinebenchError(f"the TAPO trainer needs TRL ({error})", 'pip install "finebench[train]"') from None
 
 ANCHOR, POSITIVE = "anchor", "positive"
@@ -54,9 +54,7 @@ class Rollout:
     completion_ids: list[int]
     completion: Any
     accuracy: float
-    sampling_logps: list[float] | None = None
-    tool_mask: list[int] | None = None
-    extra: dict = field(default_factory=dict)
+    sampling_logps: list[float] | None = None  # vLLM's, for TRL's importance-sampling correction
 
 
 @dataclass(frozen=True)
@@ -176,10 +174,11 @@ class TAPOTrainer(GRPOTrainer):
                 (kept if self._is_informative(group) else spare).append(group)
             if rounds == 1:
                 first_round = len(kept)
-            shortfall = torch.tensor(float(target - len(kept)), device=self.accelerator.device)
+            if not self.tapo.dynamic_sampling or rounds > self.tapo.max_resampling_rounds:
+                break
             # every process generates the same number of rounds, or the collective calls would hang
-            done = self.accelerator.gather(shortfall).max().item() <= 0
-            if not self.tapo.dynamic_sampling or done or rounds > self.tapo.max_resampling_rounds:
+            shortfall = torch.tensor(float(target - len(kept)), device=self.accelerator.device)
+            if self.accelerator.gather(shortfall).max().item() <= 0:
                 break
             rows = self._draw_rows(target)
         chosen = kept[:target]
@@ -190,10 +189,7 @@ class TAPOTrainer(GRPOTrainer):
         return chosen
 
     def _is_informative(self, group: list[Rollout]) -> bool:
-        if not self.tapo.dynamic_sampling:
-            return True
-        low, high = self.tapo.accuracy_band
-        return low < sum(rollout.accuracy for rollout in group) / len(group) < high
+        return not self.tapo.dynamic_sampling or is_informative([r.accuracy for r in group], *self.tapo.accuracy_band)
 
     def _draw_rows(self, groups: int) -> list[dict]:
         """Fresh training rows for another round, each repeated to a full group like TRL's sampler does."""
@@ -218,15 +214,14 @@ class TAPOTrainer(GRPOTrainer):
                 update_image = image if self.tapo.update_on_positive_image else row[IMAGE]
                 update_rows.append({**row, IMAGE: update_image, "rollout_image": source})
         prompts = [self._with_image(row) for row in generation_rows]
-        (prompt_ids, completion_ids, tool_mask, completions, logps, extra, _, _) = self._generate(prompts)
+        # no tools, rollout_func or environments (refused in __init__): no tool mask, no extra fields
+        prompt_ids, completion_ids, _, completions, logps, _, _, _ = self._generate(prompts)
         if not self.tapo.update_on_positive_image:  # the update sees the anchor: tokenise with it
             prompt_ids = self._tokenize_prompts([self._with_image(row) for row in update_rows])[0]
         columns = {key: [row[key] for row in generation_rows] for key in generation_rows[0] if key != "prompt"}
         accuracy = self.accuracy_func(completions=completions, **columns)
         rollouts = [Rollout(update_rows[i], list(prompt_ids[i]), list(completion_ids[i]), completions[i],
-                            float(accuracy[i]), logps[i] if logps is not None else None,
-                            tool_mask[i] if tool_mask is not None else None,
-                            {key: values[i] for key, values in extra.items()})
+                            float(accuracy[i]), logps[i] if logps is not None else None)
                     for i in range(len(rows))]
         return [rollouts[start:start + size] for start in range(0, len(rollouts), size)]
 
@@ -254,13 +249,9 @@ class TAPOTrainer(GRPOTrainer):
         rollouts = self._replayed
         if len(prompts) != len(rollouts):
             raise RuntimeError(f"replaying {len(rollouts)} rollouts for {len(prompts)} prompts")
-        has_tool_mask = rollouts[0].tool_mask is not None
-        has_logps = rollouts[0].sampling_logps is not None
-        extra = {key: [rollout.extra[key] for rollout in rollouts] for key in rollouts[0].extra}
-        return ([r.prompt_ids for r in rollouts], [r.completion_ids for r in rollouts],
-                [r.tool_mask for r in rollouts] if has_tool_mask else None, [r.completion for r in rollouts],
-                [r.sampling_logps for r in rollouts] if has_logps else None, extra,
-                [[r.row[IMAGE]] for r in rollouts], [])
+        logps = [r.sampling_logps for r in rollouts] if rollouts[0].sampling_logps is not None else None
+        return ([r.prompt_ids for r in rollouts], [r.completion_ids for r in rollouts], None,
+                [r.completion for r in rollouts], logps, {}, [[r.row[IMAGE]] for r in rollouts], [])
 
     def _record_sampling(self, record: SamplingRecord) -> None:
         self.sampling_history.append(record)
@@ -313,8 +304,8 @@ class TAPOTrainer(GRPOTrainer):
         normaliser = self._token_normaliser(inputs)
         mode = "train" if self.model.training else "eval"
         for name in ("inter_class_kl", "entropy_anchor", "entropy_negative"):
-            value = (terms[name] * mask).sum() / mask.sum().clamp(min=1)
-            self._metrics[mode][f"tapo/{name}"].append(self.accelerator.gather(value.detach()).mean().item())
+            value = token_mean(terms[name].detach(), mask)
+            self._metrics[mode][f"tapo/{name}"].append(self.accelerator.gather(value).mean().item())
         return loss + (terms["total"] * mask).sum() / normaliser
 
     def _token_normaliser(self, inputs: dict) -> torch.Tensor:

@@ -76,7 +76,7 @@ def tapo_rows(dataset: str, triplets: Sequence[Triplet], images: Mapping[str, di
     return rows
 
 
-def _features():
+def row_features():
     import datasets
 
     text = datasets.Value("string")
@@ -89,7 +89,7 @@ def write_rows(rows: Sequence[dict], path: Path) -> Path:
     import datasets
 
     with atomic.atomic_path(path) as tmp:
-        datasets.Dataset.from_list(list(rows), features=_features()).to_parquet(str(tmp))
+        datasets.Dataset.from_list(list(rows), features=row_features()).to_parquet(str(tmp))
     return path
 
 
@@ -98,7 +98,7 @@ def load_rows(path: Path):
 
     if not Path(path).is_file():
         raise FinebenchError(f"no TAPO training rows at {path}", "build them with `finebench train data`")
-    return datasets.Dataset.from_parquet(str(path), features=_features())
+    return datasets.Dataset.from_parquet(str(path), features=row_features())
 
 
 def check_prompts(rows, config) -> None:
@@ -109,6 +109,27 @@ def check_prompts(rows, config) -> None:
         raise FinebenchError(f"the training rows ask for {have} responses but {config.name} rewards {want} ones",
                              "build the rows again with `finebench train data`"
                              + (" --no-thinking" if not config.thinking else " (without --no-thinking)"))
+
+
+def noise_rows(groups: int, size: int):
+    """Rows of random-noise images, for benchmarks and tests that need TAPO rows but no real data."""
+    import io
+
+    import datasets
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+
+    def noise(index: int) -> dict:
+        buffer = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(buffer, format="PNG")
+        return {"bytes": buffer.getvalue(), "path": f"{index}.png"}
+
+    rows = [{"prompt": rl_prompt("What kind of bird is this?"), "image": noise(3 * i),
+             "positive_image": noise(3 * i + 1), "negative_image": noise(3 * i + 2), "solution": "Cardinal",
+             "negative_class": "Summer Tanager", "anchor_id": f"a{i}", "dataset": "bird"} for i in range(groups)]
+    return datasets.Dataset.from_list(rows, features=row_features())
 
 
 def clip_centroids(encoder, samples: Sequence[dict]) -> dict:
