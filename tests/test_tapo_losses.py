@@ -5,6 +5,8 @@ import math
 import pytest
 import torch
 
+from oracles import clipped_policy_loss
+
 from finebench.trainers.losses import inter_class_per_token, is_informative, k3_kl, token_mean
 from finebench.trainers.rewards import accuracy_reward, fgvr_reward, format_reward
 
@@ -20,22 +22,8 @@ def test_dynamic_sampling_keeps_mixed_groups_only():
     assert not is_informative([1.0] * 99 + [0.0]) and is_informative([1.0] * 98 + [0.0, 0.0])  # 0.99 is out
 
 
-def clipped_policy_loss(logp, old_logp, advantages, mask, clip_low=0.2, clip_high=0.28, clip_dual=3.0):
-    """The release's policy objective (verl's compute_policy_loss), written out: the oracle TRL's loss as
-    configured by grpo_config is checked against (tests/test_tapo_trainer.py).
-
-    loss_t = max(-A r_t, -A clip(r_t, 1 - low, 1 + high)); for A < 0 also capped at -A * dual; token mean.
-    """
-    advantages = advantages.unsqueeze(-1).expand_as(logp)
-    log_ratio = (logp - old_logp).clamp(-20, 20)
-    clipped = log_ratio.clamp(math.log(1 - clip_low), math.log(1 + clip_high)).exp()
-    loss = torch.max(-advantages * log_ratio.exp(), -advantages * clipped)
-    if clip_dual is not None:
-        loss = torch.where(advantages < 0, torch.min(loss, -advantages * clip_dual), loss)
-    return token_mean(loss, mask)
-
-
-def test_clipped_policy_loss_by_hand():
+def test_policy_loss_oracle_by_hand():
+    """The oracle itself, checked by hand, before test_tapo_trainer holds TRL's loss to it."""
     mask = torch.ones(1, 3)
     old = torch.log(torch.tensor([[0.5, 0.5, 0.5]]))
     # ratios 1.5 (clipped at 1.28 for A > 0), 0.5 (clipped at 0.8 for A < 0, then dual-capped), 1.0

@@ -187,7 +187,7 @@ def test_rollouts_use_vllm_only_where_it_can_run(monkeypatch):
 def test_tapo_loss_is_trl_dapo_loss_plus_the_token_averaged_inter_class_terms(tiny, tmp_path):
     from trl import GRPOTrainer
 
-    from finebench.trainers.losses import inter_class_per_token, kl_weights_by_correctness, token_mean
+    from finebench.trainers.losses import token_mean
 
     trainer = make_trainer(tiny, tmp_path, [row("a")])
     output = trainer._generate_and_score_completions([trainer.train_dataset[0]] * 4)
@@ -201,10 +201,13 @@ def test_tapo_loss_is_trl_dapo_loss_plus_the_token_averaged_inter_class_terms(ti
         model, ids, mask, output["completion_ids"].size(1), pixel_values=output["pixel_values"],
         image_grid_thw=output["image_grid_thw"], num_images=output["num_images"],
         mm_token_type_ids=output.get("mm_token_type_ids"))[0]
-    weights = kl_weights_by_correctness(torch.tensor([True, True, False, False]), 0.1)  # anchor right, positive wrong
+    weights = torch.tensor([1.0, 1.0, 0.1, 0.1])  # the release's: right (anchor) 1, wrong (positive) 0.1
     assert torch.equal(output["kl_weights"], weights)
-    terms = inter_class_per_token(logps, output["negative_per_token_logps"], 0.01, 0.03, 0.03, "release", weights)
-    expected = dapo_loss + token_mean(terms["total"], output["completion_mask"])
+    negative = output["negative_per_token_logps"]
+    d = (negative - logps).clamp(-20, 20)  # the release's direction: log pi(o|x_neg) - log pi(o|x)
+    kl = (d.exp() - d - 1).clamp(-10, 10) * weights.unsqueeze(-1)
+    by_hand = -0.01 * kl + 0.03 * -logps + 0.03 * -negative  # -gamma KL + eta1 H + eta2 H_neg, per token
+    expected = dapo_loss + token_mean(by_hand, output["completion_mask"])
     assert tapo_loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert tapo_loss.item() != pytest.approx(dapo_loss.item(), rel=1e-3)
 
@@ -220,7 +223,7 @@ def test_a_model_that_cannot_be_loaded_is_explained(tmp_path):
 
 def test_trl_policy_loss_as_configured_is_the_release_objective(tiny, tmp_path):
     """clip 0.2 / 0.28, the dual clip 3.0 (TRL's `delta`), token mean: against the hand-checked oracle."""
-    from test_tapo_losses import clipped_policy_loss
+    from oracles import clipped_policy_loss
     from trl import GRPOTrainer
 
     trainer = make_trainer(tiny, tmp_path, [row("a")])
@@ -243,3 +246,17 @@ def test_trl_policy_loss_as_configured_is_the_release_objective(tiny, tmp_path):
     without_dual = clipped_policy_loss(logps, output["old_per_token_logps"], output["advantages"],
                                        output["completion_mask"], clip_dual=None)
     assert expected.item() != pytest.approx(without_dual.item(), rel=1e-3)  # the dual clip did bind
+
+
+def test_the_replay_returns_what_trl_generate_returns(tiny, tmp_path):
+    """TRL's _generate returns (prompt_ids, completion_ids, tool_mask, completions, logprobs, extra_fields, images,
+    tool_images) (pinned in test_tapo_trl_contract.py); the replay must hand back the same, in that order."""
+    from finebench.trainers.tapo import Rollout
+
+    trainer = make_trainer(tiny, tmp_path, [row("a")])
+    example = trainer.train_dataset[0]
+    rollout = Rollout(example, [1, 2, 3], [4, 5], [{"role": "assistant", "content": "x"}], 1.0, [-0.5, -0.25])
+    with trainer._replaying([rollout]):
+        replayed = trainer._generate(["a prompt"])
+    assert replayed[:6] == ([[1, 2, 3]], [[4, 5]], None, [rollout.completion], [[-0.5, -0.25]], {})
+    assert replayed[6] == [[example["image"]]] and replayed[7] == []

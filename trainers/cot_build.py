@@ -4,8 +4,9 @@ For one k-shot image per seen class:
 1. captions: the teacher describes the image several times, each prompt stressing other
    visual attributes;
 2. concepts: the captions' sentences are pooled and the most useful kept, an information
-   bottleneck in the spirit of Shi et al. (2025b): relevant to the class (text similarity to
-   its name, and support across captions) and not redundant with those already kept;
+   bottleneck in the spirit of Shi et al. (2025b), by maximal marginal relevance: relevant to
+   the class (text similarity to its name, and support across captions) and not redundant
+   with those already kept;
 3. CoT: the structured prompt of Table 5 (<analysis>, <options>, <comparison>, <prediction>)
    is sampled until one response passes every check: the four tags are there, the prediction
    names the ground truth and no other class, it is among the response's own candidates, and
@@ -81,7 +82,7 @@ class CotSettings:
     caption_temperature: float = 0.7
     cot_temperature: float = 1.0
     max_tokens: int = 2048
-    redundancy: float = 0.3  # weight of the similarity to concepts already kept (the bottleneck's compression)
+    relevance_weight: float = 0.5  # MMR's lambda: relevance against redundancy with the concepts already kept
 
 
 class Teacher(Protocol):
@@ -204,41 +205,45 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 _LEAD_IN = re.compile(r"^(?:[-*•\d.)\s]+|(?:the|this) (?:image|picture|photo) (?:shows|depicts|features)\s+)", re.I)
 
 
-def candidate_concepts(captions: Sequence[str]) -> list[str]:
-    """The captions' sentences, stripped of list marks and lead-ins, 3 to 40 words long, each once."""
-    seen, concepts = set(), []
-    for caption in captions:
+def candidate_concepts(captions: Sequence[str]) -> dict[str, set[int]]:
+    """The captions' sentences, stripped of list marks and lead-ins, 3 to 40 words long, each once,
+    with the captions (by index) that say it."""
+    concepts: dict[str, set[int]] = {}
+    keys: dict[str, str] = {}  # normalised form -> the concept as first written
+    for index, caption in enumerate(captions):
         for sentence in _SENTENCE.split(caption):
             concept = _LEAD_IN.sub("", sentence.strip()).strip(" .;:")
             key = normalize(concept)
-            if 3 <= len(key.split()) <= 40 and key not in seen:
-                seen.add(key)
-                concepts.append(concept)
+            if 3 <= len(key.split()) <= 40:
+                concepts.setdefault(keys.setdefault(key, concept), set()).add(index)
     return concepts
 
 
-def _support(concept: str, captions: Sequence[str]) -> float:
-    """Share of captions that say much the same (half of the concept's words or more)."""
-    words = set(normalize(concept).split())
-    return sum(len(words & set(normalize(caption).split())) >= len(words) / 2 for caption in captions) / len(captions)
-
-
 def select_concepts(captions: Sequence[str], label: str, word: str, encoder, keep: int,
-                    redundancy: float = 0.3) -> list[str]:
-    """Greedy selection: relevance (similarity to the class + support) minus redundancy with the kept ones."""
+                    relevance_weight: float = 0.5) -> list[str]:
+    """Maximal marginal relevance: lambda * relevance - (1 - lambda) * similarity to the concepts kept.
+
+    relevance, in [0, 1]: the mean of the similarity to the class ("a photo of a <label>") and the
+    support, the share of captions that say the same thing (a sentence of theirs at cosine >= 0.8).
+    """
     candidates = candidate_concepts(captions)
     if len(candidates) <= keep:
-        return candidates
+        return list(candidates)
     vectors = np.asarray(encoder.embed([f"a photo of a {label}, a type of {word}", *candidates]), dtype=np.float64)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    relevance = vectors[1:] @ vectors[0] + np.array([_support(concept, captions) for concept in candidates])
+    label_vector, vectors = vectors[0], vectors[1:]
+    similar = vectors @ vectors.T >= 0.8
+    sources = list(candidates.values())
+    support = np.array([len(set().union(*(sources[j] for j in np.flatnonzero(row)))) for row in similar])
+    relevance = (vectors @ label_vector + support / len(captions)) / 2
     chosen: list[int] = []
     while len(chosen) < keep:
-        overlap = (vectors[1:] @ vectors[1:][chosen].T).max(axis=1) if chosen else np.zeros(len(candidates))
-        score = relevance - redundancy * overlap
+        overlap = (vectors @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(candidates))
+        score = relevance_weight * relevance - (1 - relevance_weight) * overlap
         score[chosen] = -np.inf
         chosen.append(int(np.argmax(score)))
-    return [candidates[index] for index in sorted(chosen)]
+    names = list(candidates)
+    return [names[index] for index in sorted(chosen)]
 
 
 # -- checking a structured answer ----------------------------------------------------------------------------------
@@ -339,7 +344,8 @@ def construct_one(teacher: Teacher, sample: dict, dataset: str, question: str, s
                for index in range(settings.captions)]
     captions = [teacher.chat(image, prompt, 1, settings.caption_temperature, settings.max_tokens)[0]
                 for prompt in prompts]
-    concepts = select_concepts(captions, label, info.super_category, encoder, settings.concepts, settings.redundancy)
+    concepts = select_concepts(captions, label, info.super_category, encoder, settings.concepts,
+                               settings.relevance_weight)
     prompt = STRUCTURED_TEMPLATE.format(label=label, concepts="; ".join(concepts), question=question)
     outcome = {"key": sample["sample_id"], "dataset": dataset, "class_name": label, "question": question,
                "captions": len(captions), "concepts": concepts, "rejections": [], "status": "dropped"}
