@@ -22,7 +22,6 @@ from .fixtures import FULL_SIZE, default_workers, write_archives
 from .manifests import TOTAL_LINES, load_manifests
 from .registry import parse_dataset_list
 
-TOTAL_OPEN_AND_CLOSED = TOTAL_LINES  # each manifest line is one closed and one open task line
 TARGET_SECONDS = 600
 TARGET_PEAK_BYTES = 2 * 2**30
 
@@ -160,13 +159,11 @@ def bench_scoring(manifest_source: Path | None = None, encoder_name: str = "mini
     """Time finebench's cached, batched open-world scoring against the release's per-line approach."""
     import random
 
-    from .encoders import ALIASES, SentenceTransformerEncoder, TransformersTextEncoder, _is_sentence_transformer
+    from .encoders import create_encoder
     from .scoring import score_open_batch
 
     docs, outputs = _open_world_lines(manifest_source)
-    location = ALIASES[encoder_name]() if encoder_name in ALIASES else encoder_name
-    kind = SentenceTransformerEncoder if _is_sentence_transformer(location) else TransformersTextEncoder
-    fresh = kind(encoder_name, location)  # an empty cache: class names are encoded inside the timing
+    fresh = create_encoder(encoder_name)  # not load_encoder's: an empty cache, so class names are encoded in the timing
     start = time.perf_counter()
     records = score_open_batch(docs, outputs, fresh)
     ours = time.perf_counter() - start
@@ -214,7 +211,7 @@ def bench_harness(manifest_source: Path | None = None, workdir: Path | None = No
             timings[label] = time.perf_counter() - start
             if code != 0:
                 raise SystemExit(f"lmms-eval failed ({label})")
-        lines = 2 * TOTAL_OPEN_AND_CLOSED
+        lines = 2 * TOTAL_LINES  # each manifest line is one closed and one open task line
         fixed = timings["one lite task (50 lines)"]
         per_line = (timings["full benchmark, cached data"] - fixed) / (lines - 50)
         return "\n".join([

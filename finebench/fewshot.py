@@ -22,11 +22,10 @@ from .home import fewshot_dir, prepared_dir
 from .manifests import Manifest, load_manifests
 from .prepare import check_data_root, locate_archives
 from .registry import get_dataset, parse_dataset_list
-from .store import PreparedStore
+from .store import METADATA_FILE, PreparedStore
 
 DEFAULT_SHOTS = 4
 DEFAULT_SEEDS = (1, 2, 3)
-METADATA_FILE = "metadata.json"
 
 
 @dataclass(frozen=True)
@@ -38,11 +37,16 @@ class FewShotSet:
 
     @property
     def name(self) -> str:
-        return f"{self.dataset}_{self.shots}shot_seed{self.seed}"
+        return fewshot_name(self.dataset, self.shots, self.seed)
+
+
+def fewshot_name(dataset: str, shots: int, seed: int) -> str:
+    """A set's name: its key in the few-shot metadata.json and the stem of its parquet file."""
+    return f"{dataset}_{shots}shot_seed{seed}"
 
 
 def fewshot_path(dataset: str, shots: int, seed: int, home: Path | None = None) -> Path:
-    return fewshot_dir(home) / f"{dataset}_{shots}shot_seed{seed}.parquet"
+    return fewshot_dir(home) / f"{fewshot_name(dataset, shots, seed)}.parquet"
 
 
 def training_pool(images: Sequence[ArchiveImage], seen: Manifest, unseen: Manifest) -> dict[str, list[ArchiveImage]]:

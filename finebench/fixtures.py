@@ -77,11 +77,10 @@ def spread_subset(lines: Sequence, count: int | None) -> list:
 def _train_images(dataset: str, test_paths: set[str], per_class: int) -> list[ArchiveImage]:
     reader, info = READERS[dataset], get_dataset(dataset)
     per_class = reader.train_images_per_class or per_class
-    taken, images, number = set(test_paths), [], 0
+    test_paths, images, number = frozenset(test_paths), [], 0  # hashable: readers may cache per archive
     for label, name in zip(info.archive_labels, info.class_names):
         for index in range(per_class):
-            path = reader.train_image_path(label, number, taken)
-            taken.add(path)
+            path = reader.train_image_path(label, number, test_paths)
             images.append(ArchiveImage(path, name, reader.train_splits[index % len(reader.train_splits)]))
             number += 1
     return images

@@ -7,6 +7,7 @@ repository at a pinned commit and refuses any file whose sha256 differs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -92,7 +93,7 @@ class Manifest:
     def name(self) -> str:
         return f"{self.dataset}_{self.split}"
 
-    @property
+    @functools.cached_property  # validation and few-shot sampling ask for it repeatedly
     def classes(self) -> frozenset[str]:
         return frozenset(line.ground_truth for line in self.lines)
 
@@ -105,9 +106,10 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _hash_mismatch(path: Path, spec: ManifestSpec, actual: str) -> FinebenchError:
+def _hash_mismatch(source: Path | str, spec: ManifestSpec, actual: str) -> FinebenchError:
+    """source is a file or a URL (a string: Path would turn https:// into https:/)."""
     return FinebenchError(
-        f"{path} is not the official {spec.filename}: sha256 {actual} instead of {spec.sha256}",
+        f"{source} is not the official {spec.filename}: sha256 {actual} instead of {spec.sha256}",
         f"use the unmodified file of {REPOSITORY} at commit {COMMIT[:7]} (eval/data/{spec.filename}), "
         "or drop --manifests to let finebench download it",
     )
@@ -204,7 +206,7 @@ def download_manifest(spec: ManifestSpec, target_dir: Path, base_url: str | None
         ) from None
     actual = hashlib.sha256(data).hexdigest()
     if actual != spec.sha256:
-        raise _hash_mismatch(Path(url), spec, actual)
+        raise _hash_mismatch(url, spec, actual)
     atomic.write_bytes(target, data)
     return target
 

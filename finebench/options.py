@@ -30,16 +30,22 @@ def permuted_options(key: bytes, line: ManifestLine, answer_position: int) -> tu
     return tuple(options)
 
 
+def _ranked_positions(manifest: Manifest, keys: dict[int, bytes]) -> dict[int, int]:
+    ranked = sorted(manifest.lines, key=lambda line: keys[line.index])
+    return {line.index: rank % OPTIONS_PER_LINE for rank, line in enumerate(ranked)}
+
+
+def _line_keys(manifest: Manifest) -> dict[int, bytes]:
+    return {line.index: line_key(manifest.dataset, line) for line in manifest.lines}
+
+
 def answer_positions(manifest: Manifest) -> dict[int, int]:
     """Line index -> position (0..3) of the ground truth in the finebench order."""
-    ranked = sorted(manifest.lines, key=lambda line: line_key(manifest.dataset, line))
-    return {line.index: rank % OPTIONS_PER_LINE for rank, line in enumerate(ranked)}
+    return _ranked_positions(manifest, _line_keys(manifest))
 
 
 def finebench_options(manifest: Manifest) -> dict[int, tuple[str, ...]]:
     """Line index -> the options in the finebench order."""
-    positions = answer_positions(manifest)
-    return {
-        line.index: permuted_options(line_key(manifest.dataset, line), line, positions[line.index])
-        for line in manifest.lines
-    }
+    keys = _line_keys(manifest)  # once per line: both the ranking and the distractor order need it
+    positions = _ranked_positions(manifest, keys)
+    return {line.index: permuted_options(keys[line.index], line, positions[line.index]) for line in manifest.lines}

@@ -27,12 +27,11 @@ from .errors import FinebenchError
 from .home import prepared_dir
 from .lite import LITE_LINES_PER_SPLIT, LITE_SEED, lite_indices
 from .manifests import Manifest, ManifestLine, load_manifests
-from .options import answer_positions, line_key, permuted_options
+from .options import finebench_options
 from .registry import SPLITS, get_dataset, parse_dataset_list
-from .store import FORMAT_VERSION, PreparedStore
+from .store import FORMAT_VERSION, LITE_FILE, PreparedStore
 
 SHARD_LINES = 500
-LITE_FILE = "lite.parquet"  # inside the unit folder, so it is swapped in together with the shards
 MISSING_SHOWN = 5
 
 
@@ -114,7 +113,7 @@ def refuse_missing(plans: Sequence[UnitPlan], allow_missing: bool) -> None:
     )
 
 
-def _row(plan: UnitPlan, line: ManifestLine, image: imagetable.LoadedImage, position: int) -> dict:
+def _row(plan: UnitPlan, line: ManifestLine, image: imagetable.LoadedImage, options: tuple[str, ...]) -> dict:
     dataset = plan.manifest.dataset
     info = get_dataset(dataset)
     return {
@@ -128,8 +127,10 @@ def _row(plan: UnitPlan, line: ManifestLine, image: imagetable.LoadedImage, posi
         "ground_truth": line.ground_truth,
         "class_id": info.class_id(line.ground_truth),
         "official_options": list(line.options),
-        "finebench_options": list(permuted_options(line_key(dataset, line), line, position)),
-        "finebench_answer_index": position,
+        "finebench_options": list(options),
+        # The manifests are validated (four distinct options, the ground truth among them),
+        # so the ground truth sits exactly once in the finebench order, at its answer position.
+        "finebench_answer_index": options.index(line.ground_truth),
         "super_category": info.super_category,
         "official_super_category": official_super_category(line.image_path),
         "width": image.width,
@@ -147,7 +148,7 @@ def _load_or_none(path: Path) -> imagetable.LoadedImage | str:
 
 
 def write_shard(plan: UnitPlan, lines: Sequence[ManifestLine], path: Path, pool: ThreadPoolExecutor,
-                positions: dict[int, int], allow_missing: bool) -> None:
+                options: dict[int, tuple[str, ...]], allow_missing: bool) -> None:
     loaded = pool.map(_load_or_none, [plan.archive_root / line.archive_path for line in lines])
     rows, unreadable = [], []
     for line, image in zip(lines, loaded):
@@ -160,7 +161,7 @@ def write_shard(plan: UnitPlan, lines: Sequence[ManifestLine], path: Path, pool:
                     "to leave such images out (they are recorded in metadata.json)",
                 )
             continue
-        rows.append(_row(plan, line, image, positions[line.index]))
+        rows.append(_row(plan, line, image, options[line.index]))
     imagetable.write_table(path, rows, imagetable.test_item_features(), skipped=unreadable)
 
 
@@ -168,14 +169,14 @@ def write_unit(plan: UnitPlan, store: PreparedStore, workers: int, bar: tqdm, al
     """Write (or finish writing) a unit's shards, swap them in, and return its metadata record."""
     staging = store.staging_dir(plan.name, plan.fingerprint)
     staging.mkdir(parents=True, exist_ok=True)
-    positions = answer_positions(plan.manifest)
+    options = finebench_options(plan.manifest)  # once per unit: it ranks every line of the manifest
     files = []
     with ThreadPoolExecutor(workers) as pool:
         for start in range(0, len(plan.present), SHARD_LINES):
             lines = plan.present[start:start + SHARD_LINES]
             path = staging / f"part-{start // SHARD_LINES:05d}.parquet"
             if not path.is_file():  # present means complete: shards are written atomically
-                write_shard(plan, lines, path, pool, positions, allow_missing)
+                write_shard(plan, lines, path, pool, options, allow_missing)
             files.append(path.name)
             bar.update(len(lines))
     unreadable = [line for file in files for line in imagetable.skipped_lines(staging / file)]
@@ -220,7 +221,7 @@ def locate_archives(data_root: Path, keys: Sequence[str], manifests: dict, expli
     found, problems = {}, []
     for dataset in keys:
         lines = manifests[dataset, "seen"].lines
-        root = locate_archive(data_root, dataset, lines)
+        root = locate_archive(data_root, lines)
         if root is None:
             problems.append(archive_not_found(data_root, dataset, lines))
         else:

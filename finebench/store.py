@@ -24,6 +24,7 @@ from .errors import FinebenchError
 
 FORMAT_VERSION = 1
 METADATA_FILE = "metadata.json"
+LITE_FILE = "lite.parquet"  # inside the unit folder, so it is swapped in together with the shards
 
 
 def prepare_command(dataset: str | None = None) -> str:
@@ -41,10 +42,6 @@ class PreparedStore:
 
     def unit_dir(self, name: str) -> Path:
         return self.root / name
-
-    def lite_path(self, name: str) -> Path:
-        record = self.unit_record(name) or {"lite": {"file": "lite.parquet"}}
-        return self.unit_dir(name) / record["lite"]["file"]
 
     def staging_dir(self, name: str, fingerprint: str) -> Path:
         return self.root / ".staging" / f"{name}-{fingerprint[:16]}"
@@ -112,7 +109,8 @@ class PreparedStore:
         record = self.unit_record(name)
         if record is None:
             raise FinebenchError(f"{name} is not prepared under {self.root}", f"run `{prepare_command(dataset)}`")
-        files = [self.lite_path(name)] if lite else [self.unit_dir(name) / file for file in record["files"]]
+        names = [record["lite"]["file"]] if lite else record["files"]
+        files = [self.unit_dir(name) / file for file in names]
         absent = [str(path) for path in files if not path.is_file()]
         if absent:
             raise FinebenchError(f"prepared files of {name} are missing: {absent[:3]}",

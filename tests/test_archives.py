@@ -60,15 +60,15 @@ def test_cars_train_and_test_reuse_file_names(small_archives):
 @pytest.mark.parametrize("dataset", list(DATASETS))
 def test_official_and_fine_r1_folders_are_both_found(dataset, small_archives, manifests, tmp_path):
     lines = manifests[dataset, "seen"].lines
-    assert locate_archive(small_archives, dataset, lines) == small_archives / OFFICIAL_FOLDERS[dataset]
+    assert locate_archive(small_archives, lines) == small_archives / OFFICIAL_FOLDERS[dataset]
     write_archives(tmp_path, manifests, [dataset], lines_per_split=3, train_per_class=1, layout="fine-r1",
                    progress=False)
-    assert locate_archive(tmp_path, dataset, lines) == tmp_path / DATASETS[dataset].manifest_folder
+    assert locate_archive(tmp_path, lines) == tmp_path / DATASETS[dataset].manifest_folder
 
 
 def test_nested_extraction_is_found(small_archives, manifests, tmp_path):
     shutil.copytree(small_archives / "oxford-iiit-pet", tmp_path / "downloads" / "pets" / "oxford-iiit-pet")
-    found = locate_archive(tmp_path, "pet", manifests["pet", "seen"].lines)
+    found = locate_archive(tmp_path, manifests["pet", "seen"].lines)
     assert found == tmp_path / "downloads" / "pets" / "oxford-iiit-pet"
 
 
@@ -81,7 +81,7 @@ def test_an_archive_laid_out_differently_is_explained(manifests, tmp_path):
         path.rename(flat / path.name)
     shutil.rmtree(tmp_path / "CUB_200_2011")
     lines = manifests["bird", "seen"].lines
-    assert locate_archive(tmp_path, "bird", lines) is None
+    assert locate_archive(tmp_path, lines) is None
     error = archive_not_found(tmp_path, "bird", lines)
     assert "laid out differently" in error.problem and str(flat) in error.problem
     assert "images/001.Black_footed_Albatross/" in error.problem and "CUB_200_2011.tgz" in error.fix

@@ -52,6 +52,43 @@ def test_each_distinct_string_is_encoded_once(monkeypatch):
     assert sorted(seen) == sorted({"Sooty Albatross", "Laysan Albatross", "bird", "object"})
 
 
+class BlockingEncoder(encoders.TextEncoder):
+    """Its model call for "slow" waits until released, as a long forward pass would."""
+
+    def __init__(self):
+        super().__init__("blocking")
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def _embed_batch(self, texts):
+        if "slow" in texts:
+            self.started.set()
+            self.release.wait(30)
+        return np.ones((len(texts), 2), np.float32)
+
+
+def test_cached_strings_do_not_wait_behind_another_threads_model_call():
+    encoder = BlockingEncoder()
+    encoder.embed(["cached"])
+    worker = threading.Thread(target=encoder.embed, args=(["slow"],))
+    worker.start()
+    assert encoder.started.wait(30)
+    answered = threading.Event()
+    reader = threading.Thread(target=lambda: (encoder.embed(["cached"]), answered.set()))
+    reader.start()
+    try:
+        assert answered.wait(10)  # while "slow" is still being encoded
+    finally:
+        encoder.release.set()
+        worker.join()
+        reader.join()
+    assert np.allclose(encoder.embed(["slow"]), 2 ** -0.5)
+
+
+def test_create_encoder_is_uncached_and_load_encoder_caches_it():
+    assert encoders.create_encoder("minilm") is not load_encoder("minilm")
+    assert load_encoder("minilm") is load_encoder("minilm")
+
+
 def test_loading_is_once_per_process_and_thread_safe():
     results, errors = [], []
 

@@ -76,8 +76,9 @@ def test_download_with_wrong_hash_writes_nothing(manifest_server, monkeypatch, h
     served, url = manifest_server
     (served / "pet_seen.jsonl").write_text('{"tampered": true}\n')
     monkeypatch.setenv("FINEBENCH_MANIFEST_URL", url)
-    with pytest.raises(FinebenchError, match="not the official pet_seen.jsonl"):
+    with pytest.raises(FinebenchError, match="not the official pet_seen.jsonl") as caught:
         load_manifests(datasets=["pet"])
+    assert str(caught.value).startswith(f"{url}/pet_seen.jsonl ")  # the URL as given, its // intact
     assert not (home / "manifests" / "pet_seen.jsonl").exists()
 
 

@@ -55,5 +55,5 @@ class AircraftReader(ArchiveReader):
         (data / _SPLIT_FILE.format("trainval")).write_text("\n".join(trainval) + "\n", encoding="utf-8")
 
     @staticmethod
-    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, test_paths: frozenset[str]) -> str:
         return f"data/images/{9_000_000 + number:07d}.jpg"

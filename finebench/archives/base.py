@@ -89,8 +89,9 @@ class ArchiveReader(ABC):
 
     @staticmethod
     @abstractmethod
-    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
-        """A file path for a generated training image, in the archive's own naming."""
+    def train_image_path(class_label: str, number: int, test_paths: frozenset[str]) -> str:
+        """A file path for the number-th generated training image (0-based), in the archive's own naming,
+        never one of test_paths (the archive's test images)."""
 
 
 def read_text_rows(path: Path) -> list[list[str]]:

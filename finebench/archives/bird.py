@@ -41,6 +41,6 @@ class BirdReader(ArchiveReader):
             (root / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     @staticmethod
-    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, test_paths: frozenset[str]) -> str:
         stem = class_label.split(".", 1)[1]
         return f"images/{class_label}/{stem}_{9000 + number:04d}_{number}.jpg"

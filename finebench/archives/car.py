@@ -54,6 +54,6 @@ class CarReader(ArchiveReader):
             scipy.io.savemat((devkit if split == "train" else root) / filename, {"annotations": annotations})
 
     @staticmethod
-    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, test_paths: frozenset[str]) -> str:
         # Like the real archive: train file names start at 00001.jpg, as the test ones do.
         return f"cars_train/{number + 1:05d}.jpg"

@@ -46,6 +46,6 @@ class DogReader(ArchiveReader):
                                                 "labels": labels.reshape(-1, 1)})
 
     @staticmethod
-    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, test_paths: frozenset[str]) -> str:
         wnid = class_label.split("-", 1)[0]
         return f"Images/{class_label}/{wnid}_{900_000 + number}.jpg"

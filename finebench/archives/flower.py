@@ -4,6 +4,7 @@ has no class names; finebench ships the usual list, in label order."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -18,6 +19,12 @@ _SPLIT_KEYS = {"train": "trnid", "val": "valid", "test": "tstid"}
 
 def _image_path(number: int) -> str:
     return f"jpg/image_{number:05d}.jpg"
+
+
+@functools.lru_cache(maxsize=4)
+def _free_numbers(test_paths: frozenset[str]) -> tuple[int, ...]:
+    """The image numbers no test image uses, in order: computed once per archive, not per training image."""
+    return tuple(number for number in range(1, IMAGE_COUNT + 1) if _image_path(number) not in test_paths)
 
 
 class FlowerReader(ArchiveReader):
@@ -53,9 +60,9 @@ class FlowerReader(ArchiveReader):
                                               for split, key in _SPLIT_KEYS.items()})
 
     @staticmethod
-    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, test_paths: frozenset[str]) -> str:
         # The 2,040 image numbers the test split leaves free are the train and val images.
-        for candidate in range(number + 1, IMAGE_COUNT + 1):
-            if _image_path(candidate) not in taken:
-                return _image_path(candidate)
-        raise ValueError("Flowers-102 has 8,189 image numbers; no free one is left for training images")
+        free = _free_numbers(test_paths)
+        if number >= len(free):
+            raise ValueError("Flowers-102 has 8,189 image numbers; no free one is left for training images")
+        return _image_path(free[number])

@@ -39,7 +39,7 @@ def _probes(lines: Sequence[ManifestLine]) -> list[ManifestLine]:
     return list(lines[::step][:PROBES])
 
 
-def locate_archive(data_root: Path, dataset: str, lines: Sequence[ManifestLine]) -> Path | None:
+def locate_archive(data_root: Path, lines: Sequence[ManifestLine]) -> Path | None:
     """The folder under data_root where most probe images sit at their manifest paths."""
     probes = _probes(lines)
     best, best_hits = None, 0

@@ -52,5 +52,5 @@ class PetReader(ArchiveReader):
         (folder / "list.txt").write_text(_HEADER + "\n".join(rows["trainval"] + rows["test"]) + "\n", encoding="utf-8")
 
     @staticmethod
-    def train_image_path(class_label: str, number: int, taken: set[str]) -> str:
+    def train_image_path(class_label: str, number: int, test_paths: frozenset[str]) -> str:
         return f"images/{class_label}_{1000 + number}.jpg"
