@@ -29,8 +29,8 @@ class Baseline:
             return ("clip",)
         return (("hf",) if self.hf_model else ()) + ("vllm",)
 
-    def lmms_eval_arguments(self, backend: str) -> list[str]:
-        """--model and --model_args for lmms-eval."""
+    def lmms_eval_arguments(self, backend: str, extra_model_args: str = "") -> list[str]:
+        """--model and --model_args for lmms-eval; extra_model_args (k=v,…, e.g. device_map=auto) go last."""
         if backend not in self.backends:
             raise FinebenchError(f"{self.name} has no {backend!r} backend", f"use one of {', '.join(self.backends)}")
         if backend == "clip":
@@ -40,7 +40,10 @@ class Baseline:
         else:
             model, arguments = "vllm", {"model": self.hub_id, **self.vllm_args}
         batch = ["--batch_size", "64"] if backend == "clip" else []  # images are encoded in batches
-        return ["--model", model, "--model_args", ",".join(f"{k}={v}" for k, v in arguments.items()), *batch]
+        model_args = ",".join(f"{k}={v}" for k, v in arguments.items())
+        if extra_model_args:  # the caller's additions go last, so lmms-eval lets them override ours
+            model_args = f"{model_args},{extra_model_args}"
+        return ["--model", model, "--model_args", model_args, *batch]
 
 
 QWEN_PIXELS = {"min_pixels": 3136, "max_pixels": 12845056}  # the release's qwen_vl_utils defaults

@@ -7,9 +7,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+from .entries import FAMILIES
 from .errors import FinebenchError
 from .registry import DATASET_KEYS
-from .entries import FAMILIES
+from .tables import FORMATS, TABLES
 
 DESCRIPTION = """\
 finebench: fine-grained visual recognition benchmark for multimodal LLMs (the six datasets
@@ -110,7 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_datasets(fixtures)
     fixtures.add_argument("--lines-per-split", type=_positive, help="images per manifest (default: all)")
     fixtures.add_argument("--train-per-class", type=_positive, default=5, help="training images per class (default 5)")
-    fixtures.add_argument("--layout", choices=("official", "fine-r1"), default="official",
+    from .fixtures import LAYOUTS  # the one list of layouts (costs ~50 ms of numpy import at start-up)
+    fixtures.add_argument("--layout", choices=LAYOUTS, default="official",
                           help="folder names: as the official downloads extract, or as the Fine-R1 manifests")
     fixtures.add_argument("--size", type=_size, default=(32, 24), help="JPEG size WxH (default 32x24)")
 
@@ -155,9 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                "finebench tables --source reported ~/.cache/finebench/results --compare reported")
     tables.add_argument("--source", nargs="+", default=["reported"], metavar="PATH",
                         help="entry files or folders; 'reported' is the bundled transcription of the paper")
-    tables.add_argument("--table", nargs="+", type=int, choices=(1, 2, 6, 7), default=[1, 2, 6, 7])
+    tables.add_argument("--table", nargs="+", type=int, choices=sorted(TABLES), default=sorted(TABLES))
     tables.add_argument("--protocol", choices=("official", "finebench"), default="official")
-    tables.add_argument("--format", choices=("markdown", "latex", "csv", "tsv"), default="markdown")
+    tables.add_argument("--format", choices=FORMATS, default="markdown")
     tables.add_argument("--compare", nargs="+", metavar="PATH",
                         help="print each reproduced cell beside these entries' ('reported': the paper's)")
 
@@ -322,14 +324,20 @@ def run_rescore(args: argparse.Namespace) -> None:
     print(f"rescored run written to {rescore(args.run, args.output, args.encoder)}")
 
 
-def run_ingest(args: argparse.Namespace) -> None:
+def _print_written(paths: Sequence[Path]) -> None:
+    """Each entry ingest wrote, as a table, with where it went."""
     from . import entries
+
+    for path in paths:
+        print(f"{entries.format_table(entries.read(path))}\n  written to {path}\n")
+
+
+def run_ingest(args: argparse.Namespace) -> None:
     from .home import finebench_home
     from .ingest import ingest
 
-    for path in ingest(args.run, args.output_dir or finebench_home() / "results", args.name, args.family,
-                       args.source):
-        print(f"{entries.format_table(entries.read(path))}\n  written to {path}\n")
+    _print_written(ingest(args.run, args.output_dir or finebench_home() / "results", args.name, args.family,
+                          args.source))
 
 
 EVAL_HELP = """usage: finebench eval [--encoder NAME] <lmms-eval arguments>
@@ -440,25 +448,20 @@ def run_baselines(args: argparse.Namespace) -> None:
     if args.baselines_command == "list":
         print(table())
         return
-    from . import entries
     from .evalrun import run_lmms_eval
     from .home import finebench_home
     from .ingest import ingest
 
     baseline = get_baseline(args.name)
-    backend = args.backend or baseline.backends[0]
-    model_arguments = baseline.lmms_eval_arguments(backend)
-    if args.model_args:
-        model_arguments[3] += f",{args.model_args}"
+    model_arguments = baseline.lmms_eval_arguments(args.backend or baseline.backends[0], args.model_args)
     output = args.output or finebench_home() / "runs" / baseline.name
     command = [*model_arguments, "--tasks", args.tasks, "--log_samples", "--output_path", str(output)]
     if args.limit:
         command += ["--limit", str(args.limit)]
     if run_lmms_eval(command, args.encoder) != 0:
         raise FinebenchError(f"lmms-eval failed for {baseline.name}", "its log above says why")
-    for path in ingest(output, finebench_home() / "results", baseline.name, baseline.family,
-                       parameters=baseline.parameters, model_id=baseline.hub_id):
-        print(f"{entries.format_table(entries.read(path))}\n  written to {path}\n")
+    _print_written(ingest(output, finebench_home() / "results", baseline.name, baseline.family,
+                          parameters=baseline.parameters, model_id=baseline.hub_id))
 
 
 def run_train(args: argparse.Namespace) -> None:

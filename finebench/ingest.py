@@ -131,16 +131,18 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None, 
     if len(strategies) > 1:
         raise FinebenchError(f"{run.results_path} mixes inference strategies ({', '.join(sorted(strategies))})",
                              "run each strategy (finegrained, finegrained_cot, finegrained_icl) into its own folder")
+    # one model, encoder and provenance (one ingested_at) for both protocols' entries of the run
+    model, encoder, provenance = _model(run, name, family, parameters, model_id), _encoder(run), _provenance(run)
     built = []
     for protocol, sources in SOURCES.items():
         scores = {metric: table for metric, (order, name_) in sources.items()
                   if (table := _metric_scores(run, order, name_)) is not None}
         if not scores:
             continue
-        built.append(entries.validate({
-            "schema_version": entries.SCHEMA_VERSION, "model": _model(run, name, family, parameters, model_id), "protocol": protocol,
-            "subset": "lite" if lite else "full",
-            "text_encoder": _encoder(run), "source": source, "scores": scores, "provenance": _provenance(run),
+        built.append(entries.validate({  # copies: a caller may edit one entry's model or provenance (the worker does)
+            "schema_version": entries.SCHEMA_VERSION, "model": dict(model), "protocol": protocol,
+            "subset": "lite" if lite else "full", "text_encoder": encoder, "source": source, "scores": scores,
+            "provenance": dict(provenance),
         }))
     return built
 

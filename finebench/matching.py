@@ -49,6 +49,11 @@ def named_classes(answer: str, names: Iterable[str]) -> set[str]:
     return found
 
 
+def only_target(named: set[str], target: str) -> bool:
+    """finebench's rule on what an answer names: the target, and no other of the names."""
+    return named == {target}
+
+
 def names_exactly(answer: str, target: str, names: Iterable[str]) -> bool:
     """True when the answer names the target and no other of the given names."""
-    return named_classes(answer, names) == {target}
+    return only_target(named_classes(answer, names), target)

@@ -17,22 +17,20 @@ from tqdm.auto import tqdm
 from . import atomic
 from .encoders import load_encoder
 from .errors import FinebenchError
-from .metrics import FINEBENCH_ACCURACY, FINEBENCH_SIMILARITY, OFFICIAL_SIMILARITY
+from .metrics import CLOSED_METRICS, FINEBENCH_ACCURACY, FINEBENCH_SIMILARITY, OFFICIAL_SIMILARITY, OPEN_METRICS
 from .runs import Run, TaskKey, output_text, read_run
-from .scoring import mean_percent, score_closed, score_open_batch
+from .scoring import mean_percent, record_identity, score_closed, score_open_batch
 
-
-def _identity(record: dict) -> dict:
-    return {key: record[key] for key in ("sample_id", "dataset", "split", "ground_truth")}
+_WORLD_METRICS = {"closed": CLOSED_METRICS, "open": OPEN_METRICS}  # world -> the metrics its tasks log
 
 
 def _closed_doc(sample: dict) -> dict:
     record = sample[FINEBENCH_ACCURACY]
-    return {**_identity(record), "finebench_options": record["options"]}
+    return {**record_identity(record), "finebench_options": record["options"]}
 
 
 def _open_doc(sample: dict) -> dict:
-    return {**_identity(sample[FINEBENCH_SIMILARITY]),
+    return {**record_identity(sample[FINEBENCH_SIMILARITY]),
             "super_category": sample[FINEBENCH_SIMILARITY]["super_category"],
             "official_super_category": sample[OFFICIAL_SIMILARITY]["super_category"]}
 
@@ -68,8 +66,7 @@ def rescore(folder: Path | str, output: Path | str, encoder_name: str | None = N
         lines = "".join(json.dumps(sample, ensure_ascii=False) + "\n" for sample in rescored)
         atomic.write_text(output / f"{run.stamp}_samples_{key.name}.jsonl", lines)
         task_results = results["results"][key.name]
-        for metric in [name for name in rescored[0] if isinstance(rescored[0][name], dict)
-                       and "score" in rescored[0][name]]:
+        for metric in _WORLD_METRICS[key.world]:
             task_results[f"{metric},none"] = mean_percent([sample[metric] for sample in rescored])
     results["finebench_rescore"] = {
         "from": str(run.results_path), "encoder": load_encoder(encoder_name).name if any(

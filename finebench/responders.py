@@ -24,9 +24,19 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from tqdm.auto import tqdm
 
+from .prompts import CLOSED_TEMPLATE
 from .registry import get_dataset
 
-_OPTIONS_IN_PROMPT = re.compile(r"based on the options provided in (\[.*?\]), output the thinking", re.DOTALL)
+
+def _options_pattern(template: str) -> re.Pattern:
+    """The template's literal text, its question matched lazily and its options (a list literal) captured:
+    built from the template itself, so a change of wording cannot leave the pattern behind."""
+    before, after = template.split("{Options}")
+    head, tail = before.split("{Question}")
+    return re.compile(rf"{re.escape(head)}.*?{re.escape(tail)}(\[.*?\]){re.escape(after)}", re.DOTALL)
+
+
+_OPTIONS_IN_PROMPT = _options_pattern(CLOSED_TEMPLATE)
 
 
 def options_in_prompt(prompt: str) -> list[str] | None:

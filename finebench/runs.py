@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
+from . import taskgen
 from .errors import FinebenchError
 
-_TASK = re.compile(r"^finegrained(?P<variant>_official|_cot|_icl)?(?P<lite>_lite)?_(?P<dataset>[a-z]+)_"
-                   r"(?P<split>seen|unseen)_(?P<world>closed|open)$")
-STRATEGIES = {None: "zero-shot", "_official": "zero-shot", "_cot": "zero-shot CoT", "_icl": "in-context"}
 _STAMP = re.compile(r"^(?P<stamp>.+?)_results\.json$")
 
 
@@ -26,12 +25,20 @@ class TaskKey:
     strategy: str = "zero-shot"  # zero-shot | zero-shot CoT | in-context (the paper's Fig. 3b)
 
 
+@cache
+def _task_keys() -> dict[str, TaskKey]:
+    """Every task taskgen writes, by name: read from taskgen itself, so a new variant cannot be missed."""
+    keys = {}
+    for lite in (False, True):
+        for name, variant, dataset, split in taskgen.leaf_tasks(lite):
+            spec = taskgen.VARIANTS[variant]
+            keys[name] = TaskKey(name, variant == "official", lite, dataset, split, spec.world, spec.strategy)
+    return keys
+
+
 def parse_task(name: str) -> TaskKey | None:
-    match = _TASK.match(name)
-    if not match:
-        return None
-    return TaskKey(name, match["variant"] == "_official", bool(match["lite"]), match["dataset"], match["split"],
-                   match["world"], STRATEGIES[match["variant"]])
+    """The task's key, or None for a group or another benchmark's task."""
+    return _task_keys().get(name)
 
 
 @dataclass

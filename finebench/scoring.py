@@ -11,14 +11,15 @@ from typing import Mapping, Sequence
 
 from . import metrics
 from .encoders import TextEncoder
-from .matching import named_classes
+from .matching import named_classes, only_target
 from .parsing import finebench_answer, official_answer
 from .registry import get_dataset
 
 Doc = Mapping[str, object]
 
 
-def _identity(doc: Doc) -> dict:
+def record_identity(doc: Doc) -> dict:
+    """The fields naming the line, copied into every metric record (rescore reads them back from there)."""
     return {"sample_id": doc["sample_id"], "dataset": doc["dataset"], "split": doc["split"],
             "ground_truth": doc["ground_truth"]}
 
@@ -28,12 +29,13 @@ def score_closed(doc: Doc, output: str) -> dict[str, dict]:
     options = list(doc["finebench_options"])  # the same four names in either order: what counts is the set
     released = official_answer(output)
     answer = finebench_answer(output)
+    named = named_classes(answer, options)  # matched once, for the score and for the record
+    identity = record_identity(doc)
     return {
         metrics.OFFICIAL_ACCURACY: {"score": float(metrics.official_closed_correct(released, truth)),
-                                    "answer": released, **_identity(doc)},
-        metrics.FINEBENCH_ACCURACY: {"score": float(metrics.finebench_closed_correct(answer, truth, options)),
-                                     "answer": answer, "named": sorted(named_classes(answer, options)),
-                                     "options": options, **_identity(doc)},
+                                    "answer": released, **identity},
+        metrics.FINEBENCH_ACCURACY: {"score": float(only_target(named, truth)), "answer": answer,
+                                     "named": sorted(named), "options": options, **identity},
     }
 
 
@@ -53,7 +55,7 @@ def score_open_batch(docs: Sequence[Doc], outputs: Sequence[str], encoder: TextE
     for index, (doc, (released_text, answer)) in enumerate(zip(docs, parsed)):
         truth, dataset = str(doc["ground_truth"]), str(doc["dataset"])
         released_sim, released_floor, sim, floor = similarities[4 * index:4 * index + 4]
-        identity = _identity(doc)
+        identity = record_identity(doc)
         records.append({
             metrics.OFFICIAL_INCLUSION: {
                 "score": float(metrics.official_inclusion_correct(released_text, truth, dataset)),

@@ -7,7 +7,9 @@ this module is how they were written, and the test suite checks that they still 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 from .metrics import CLOSED_METRICS, OPEN_METRICS
 from .registry import DATASET_KEYS, SPLITS
@@ -35,35 +37,58 @@ lmms_eval_specific_kwargs:
 metadata:
   version: 1
 """
-# variant -> (task-name prefix, doc_to_text, process_results, metrics, doc_to_visual override)
+
+
+class Variant(NamedTuple):
+    """One kind of task: how its prompt is built and scored, and what runs.parse_task reads back from its name."""
+
+    prefix: str  # of the task names
+    world: str  # closed | open
+    strategy: str  # zero-shot | zero-shot CoT | in-context (the paper's Fig. 3b), recorded with each result
+    doc_to_text: str
+    process_results: str
+    metrics: tuple[str, ...]
+    doc_to_visual: str | None = None  # an override of the template's
+
+
 VARIANTS = {
-    "closed": ("finegrained", "closed_doc_to_text", "closed_process_results", CLOSED_METRICS, None),
-    "open": ("finegrained", "open_doc_to_text", "open_process_results", OPEN_METRICS, None),
-    "official": ("finegrained_official", "official_closed_doc_to_text", "closed_process_results", CLOSED_METRICS,
-                 None),
+    "closed": Variant("finegrained", "closed", "zero-shot", "closed_doc_to_text", "closed_process_results",
+                      CLOSED_METRICS),
+    "open": Variant("finegrained", "open", "zero-shot", "open_doc_to_text", "open_process_results", OPEN_METRICS),
+    "official": Variant("finegrained_official", "closed", "zero-shot", "official_closed_doc_to_text",
+                        "closed_process_results", CLOSED_METRICS),
     # the inference strategies of the paper's Fig. 3b, on the finebench closed world
-    "cot": ("finegrained_cot", "cot_closed_doc_to_text", "closed_process_results", CLOSED_METRICS, None),
-    "icl": ("finegrained_icl", "icl_closed_doc_to_text", "closed_process_results", CLOSED_METRICS,
-            "icl_doc_to_visual"),
+    "cot": Variant("finegrained_cot", "closed", "zero-shot CoT", "cot_closed_doc_to_text", "closed_process_results",
+                   CLOSED_METRICS),
+    "icl": Variant("finegrained_icl", "closed", "in-context", "icl_closed_doc_to_text", "closed_process_results",
+                   CLOSED_METRICS, "icl_doc_to_visual"),
 }
+# Variants with closed-world tasks only: their group names need no world to tell them apart.
 CLOSED_ONLY = ("official", "cot", "icl")
 
 
 def task_name(variant: str, dataset: str, split: str, lite: bool = False) -> str:
-    prefix = VARIANTS[variant][0]
-    world = "open" if variant == "open" else "closed"
-    return f"{prefix}{'_lite' if lite else ''}_{dataset}_{split}_{world}"
+    return f"{VARIANTS[variant].prefix}{'_lite' if lite else ''}_{dataset}_{split}_{VARIANTS[variant].world}"
+
+
+def leaf_tasks(lite: bool) -> Iterator[tuple[str, str, str, str]]:
+    """(task name, variant, dataset, split) of every task YAML of the full benchmark, or of the lite subset."""
+    for variant in VARIANTS:
+        for dataset in DATASET_KEYS:
+            for split in SPLITS:
+                yield task_name(variant, dataset, split, lite), variant, dataset, split
 
 
 def _task_yaml(variant: str, dataset: str, split: str, lite: bool) -> str:
-    _, doc_to_text, process_results, metrics, doc_to_visual = VARIANTS[variant]
-    visual = f"doc_to_visual: !function utils.{doc_to_visual}\n" if doc_to_visual else ""
+    spec = VARIANTS[variant]
+    visual = f"doc_to_visual: !function utils.{spec.doc_to_visual}\n" if spec.doc_to_visual else ""
     metric_lines = "".join(
         f"  - metric: {metric}\n    aggregation: !function utils.aggregate_percent\n    higher_is_better: true\n"
-        for metric in metrics)
+        for metric in spec.metrics)
     return (f"{HEADER}task: {task_name(variant, dataset, split, lite)}\ninclude: _default_template_yaml\n"
             f"dataset_kwargs:\n  data_files: !function utils.files_{dataset}_{split}{'_lite' if lite else ''}\n"
-            f"{visual}doc_to_text: !function utils.{doc_to_text}\nprocess_results: !function utils.{process_results}\n"
+            f"{visual}doc_to_text: !function utils.{spec.doc_to_text}\n"
+            f"process_results: !function utils.{spec.process_results}\n"
             f"metric_list:\n{metric_lines}")
 
 
@@ -74,20 +99,26 @@ def _group_yaml(name: str, members: list[str], metrics: tuple[str, ...]) -> str:
     return f"{HEADER}group: {name}\ntask:\n{tasks}aggregate_metric_list:\n{aggregate}metadata:\n  version: 1\n"
 
 
+def _group_base(variant: str, lite: bool) -> str:
+    """The group of a variant's tasks: finegrained_closed, finegrained_official, … (with _lite after the prefix)."""
+    spec = VARIANTS[variant]
+    world = "" if variant in CLOSED_ONLY else f"_{spec.world}"
+    return f"{spec.prefix}{'_lite' if lite else ''}{world}"
+
+
 def _groups(lite: bool) -> dict[str, tuple[list[str], tuple[str, ...]]]:
     """Group name -> (members, metrics). Unweighted means over leaf tasks give the paper's
     averages: <world>_<split> is the seen (or unseen) average over six datasets, <world>
     the mean of the two, <dataset> the mean of its seen and unseen scores."""
     infix = "_lite" if lite else ""
     groups: dict[str, tuple[list[str], tuple[str, ...]]] = {}
-    for variant, world_name, metrics in (("closed", "closed", CLOSED_METRICS), ("open", "open", OPEN_METRICS),
-                                         *((v, v, CLOSED_METRICS) for v in CLOSED_ONLY)):
-        base = f"finegrained{infix}_{world_name}" if variant not in CLOSED_ONLY else f"{VARIANTS[variant][0]}{infix}"
+    for variant, spec in VARIANTS.items():
+        base = _group_base(variant, lite)
         for split in SPLITS:
-            groups[f"{base}_{split}"] = ([task_name(variant, d, split, lite) for d in DATASET_KEYS], metrics)
-        groups[base] = ([f"{base}_{split}" for split in SPLITS], metrics)
+            groups[f"{base}_{split}"] = ([task_name(variant, d, split, lite) for d in DATASET_KEYS], spec.metrics)
+        groups[base] = ([f"{base}_{split}" for split in SPLITS], spec.metrics)
     both = CLOSED_METRICS + OPEN_METRICS
-    groups[f"finegrained{infix}"] = ([f"finegrained{infix}_closed", f"finegrained{infix}_open"], both)
+    groups[f"finegrained{infix}"] = ([_group_base("closed", lite), _group_base("open", lite)], both)
     if not lite:
         for dataset in DATASET_KEYS:
             groups[f"finegrained_{dataset}"] = (
@@ -99,10 +130,8 @@ def generate() -> dict[str, str]:
     """File name -> text of every YAML in tasks/."""
     files = {"_default_template_yaml": TEMPLATE}
     for lite in (False, True):
-        for variant in VARIANTS:
-            for dataset in DATASET_KEYS:
-                for split in SPLITS:
-                    files[f"{task_name(variant, dataset, split, lite)}.yaml"] = _task_yaml(variant, dataset, split, lite)
+        for name, variant, dataset, split in leaf_tasks(lite):
+            files[f"{name}.yaml"] = _task_yaml(variant, dataset, split, lite)
         for name, (members, metrics) in _groups(lite).items():
             files[f"_group_{name}.yaml"] = _group_yaml(name, members, metrics)
     return files

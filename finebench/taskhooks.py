@@ -87,7 +87,8 @@ def icl_closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None =
     """In-context learning: one example image per candidate that is a seen class, then the question image."""
     names = demonstration_classes(doc)
     intro = "".join(f"Image {number}: an example of {name}. " for number, name in enumerate(names, start=1))
-    return intro + f"Image {len(names) + 1} is the image in question. " + closed_doc_to_text(doc, lmms_eval_specific_kwargs)
+    question = f"Image {len(names) + 1} is the image in question. "
+    return intro + question + closed_doc_to_text(doc, lmms_eval_specific_kwargs)
 
 
 def open_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:

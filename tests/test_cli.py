@@ -61,3 +61,13 @@ def test_nonsense_numbers_are_refused_by_the_parser(capsys):
         main(["prepare", "--data-root", ".", "--workers", "0"])
     assert exited.value.code == 2
     assert "expected a whole number of at least 1, not '0'" in capsys.readouterr().err
+
+
+def test_baselines_run_appends_the_extra_model_arguments(home, monkeypatch, capsys):
+    import finebench.evalrun
+
+    commands = []
+    monkeypatch.setattr(finebench.evalrun, "run_lmms_eval", lambda command, encoder: commands.append(command) or 1)
+    assert main(["baselines", "run", "SigLIP-L", "--model-args", "device=cpu", "--limit", "2"]) == 2
+    assert commands[0][:4] == ["--model", "finebench_clip", "--model_args", "name=siglip-l,device=cpu"]
+    assert "lmms-eval failed for SigLIP-L" in capsys.readouterr().err

@@ -61,3 +61,28 @@ def test_prompts_are_the_released_strings():
     assert open_prompt("What kind of bird is this?") == (
         "Given the question: What kind of bird is this?. This is a fine-grained question. Output reasoning in "
         "<think></think> and the final answer in <answer></answer>.")
+
+
+def test_every_task_name_parses_back_to_its_key():
+    from finebench.runs import TaskKey, parse_task
+
+    files = taskgen.generate()
+    tasks = [name[:-5] for name in files if name.startswith("finegrained")]
+    assert all(parse_task(name) is not None for name in tasks)
+    assert parse_task("finegrained_icl_lite_bird_unseen_closed") == TaskKey(
+        "finegrained_icl_lite_bird_unseen_closed", False, True, "bird", "unseen", "closed", "in-context")
+    assert parse_task("finegrained_official_car_seen_closed") == TaskKey(
+        "finegrained_official_car_seen_closed", True, False, "car", "seen", "closed", "zero-shot")
+    assert parse_task("finegrained_cot_pet_seen_closed").strategy == "zero-shot CoT"
+    assert parse_task("finegrained_lite_dog_seen_open").world == "open"
+    groups = [name[len("_group_"):-5] for name in files if name.startswith("_group_")]
+    assert not any(map(parse_task, [*groups, "mmmu_val", "finegrained_official_bird_seen_open"]))
+
+
+def test_responders_find_the_options_in_every_closed_prompt():
+    from finebench.prompts import STEP_BY_STEP, closed_prompt
+    from finebench.responders import options_in_prompt
+
+    options = ["Boeing 737-800", "it's [odd], isn't it", "A330-200", "ATR-72"]
+    prompt = closed_prompt("Which aircraft, based on its shape?", options)
+    assert options_in_prompt(f"Image 1: an example of ATR-72. {prompt}{STEP_BY_STEP}") == options
