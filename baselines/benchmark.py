@@ -47,8 +47,8 @@ def bench_clip(manifest_source: Path | None = None, count: int = 256, architectu
     start = time.perf_counter()
     ours = []
     for (dataset, line), vector in zip(chosen, image_vectors):
-        names = get_dataset(dataset).class_names
-        ours.append(line.options[choose(vector, tables[dataset][[names.index(o) for o in line.options]])[0]])
+        rows = [get_dataset(dataset).class_id(option) for option in line.options]
+        ours.append(line.options[choose(vector, tables[dataset][rows])[0]])
     ours_choice = time.perf_counter() - start
 
     start = time.perf_counter()

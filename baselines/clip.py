@@ -4,8 +4,6 @@ It answers the same finegrained_* tasks as the MLLMs, so its runs are scored, in
 and compared the same way. Closed world (the paper's rule): the option whose text
 embedding, "a photo of a {class}." (or the 80 ImageNet templates, ensembled), has the
 highest cosine with the image. Open world: the same over every class of the dataset.
-The `foci` rule takes a softmax over all classes of the dataset restricted to the
-options; it picks the same option and logs calibrated probabilities.
 
 Class text embeddings are computed once per (model, dataset, template set) and cached on
 disk under $FINEBENCH_HOME/cache/clip; images are encoded in batches.
@@ -31,7 +29,6 @@ KNOWN = {  # the paper's four, by short name -> (open_clip architecture, pretrai
     "siglip-l": ("ViT-L-16-SigLIP-384", "webli"),
     "siglip2-l": ("ViT-L-16-SigLIP2-384", "webli"),
 }
-RULES = ("cosine", "foci")
 
 
 def template_set(name: str) -> tuple[str, ...]:
@@ -111,11 +108,6 @@ class Encoder:
                                     return_tensors="pt").to(self.device)
             return self._normalised(self._features(self.model.get_text_features(**inputs)))
 
-    @property
-    def logit_scale(self) -> float:
-        scale = getattr(self.model, "logit_scale", None)
-        return float(scale.exp()) if scale is not None else 100.0
-
 
 def class_embeddings(encoder: Encoder, class_names: Sequence[str], templates: Sequence[str],
                      batch_size: int = 256) -> np.ndarray:
@@ -151,17 +143,7 @@ class ClassEmbeddingCache:
         return matrix
 
 
-def choose(image: np.ndarray, candidates: np.ndarray, rule: str = "cosine", scale: float = 100.0
-           ) -> tuple[int, np.ndarray]:
-    """Index of the chosen candidate and the scores it was chosen by.
-
-    cosine: the candidates' cosines with the image (the paper's rule). foci: a softmax over
-    every class of the dataset, restricted to the candidates and renormalised, which equals
-    a softmax over the candidates' scaled cosines: the same choice, with probabilities.
-    """
+def choose(image: np.ndarray, candidates: np.ndarray) -> tuple[int, np.ndarray]:
+    """Index of the candidate with the highest cosine with the image (the paper's rule), and the cosines."""
     cosines = candidates @ image
-    if rule == "cosine":
-        return int(np.argmax(cosines)), cosines
-    logits = scale * cosines
-    probabilities = np.exp(logits - logits.max())
-    return int(np.argmax(probabilities)), probabilities / probabilities.sum()
+    return int(np.argmax(cosines)), cosines

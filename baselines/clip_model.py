@@ -18,17 +18,17 @@ from finebench.home import finebench_home
 from finebench.registry import get_dataset
 from finebench.responders import formatted, options_in_prompt
 
-from .clip import RULES, ClassEmbeddingCache, Encoder, choose, template_set
+from .clip import ClassEmbeddingCache, Encoder, choose, template_set
 
 
 class FinebenchCLIP(lmms):
     def __init__(self, name: str = "siglip-l", templates: str = "photo", rule: str = "cosine",
                  batch_size: int | str = 32, device: str | None = None, seed: int | str = 0, **_ignored) -> None:
         super().__init__()
-        if rule not in RULES:
-            raise ValueError(f"rule must be one of {RULES}, not {rule!r}")
+        if rule != "cosine":  # still a parameter, so that commands spelling out rule=cosine keep working
+            raise ValueError(f"rule must be cosine (the paper's rule; there is no other), not {rule!r}")
         template_set(templates)  # fail early on an unknown template set
-        self.name, self.templates, self.rule, self.batch_size = name, templates, rule, int(batch_size)
+        self.name, self.templates, self.batch_size = name, templates, int(batch_size)
         self.encoder = Encoder(name, device, int(seed))
         self.cache = ClassEmbeddingCache(finebench_home() / "cache" / "clip")
         self.model_key = f"{name}|seed={seed}"
@@ -36,12 +36,14 @@ class FinebenchCLIP(lmms):
     def _answer(self, request: Instance, image_vector: np.ndarray) -> str:
         context, _, _, doc_id, task, split = request.args
         doc = self.task_dict[task][split][doc_id]
-        dataset = str(doc["dataset"])
-        names = list(get_dataset(dataset).class_names)
-        matrix = self.cache.get(self.encoder, self.model_key, dataset, self.templates)
-        candidates = options_in_prompt(context) or names  # the open world: every class of the dataset
-        rows = [names.index(candidate) for candidate in candidates]
-        index, _ = choose(image_vector, matrix[rows], self.rule, self.encoder.logit_scale)
+        dataset = get_dataset(str(doc["dataset"]))
+        matrix = self.cache.get(self.encoder, self.model_key, dataset.key, self.templates)
+        options = options_in_prompt(context)
+        if options:  # the closed world: the rows of the four options
+            candidates, vectors = options, matrix[[dataset.class_id(option) for option in options]]
+        else:  # the open world: every class of the dataset, which the matrix holds in this order
+            candidates, vectors = dataset.class_names, matrix
+        index, _ = choose(image_vector, vectors)
         return formatted(candidates[index])
 
     def generate_until(self, requests: list[Instance]) -> list[str]:

@@ -96,9 +96,14 @@ def validate(entry: dict, where: str = "result entry") -> dict:
     return entry
 
 
+def dumps(entry: dict, where: str = "result entry") -> bytes:
+    """The entry's file contents, validated: for writers that do not write to a local path (a Hub dataset)."""
+    validate(entry, where)
+    return (json.dumps(entry, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 def write(entry: dict, path: Path) -> Path:
-    validate(entry, str(path))
-    atomic.write_json(path, entry)
+    atomic.write_bytes(path, dumps(entry, str(path)))
     return path
 
 
@@ -110,8 +115,16 @@ def read(path: Path) -> dict:
     return validate(entry, str(path))
 
 
+def _file_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in text).strip("_")
+
+
 def file_name(entry: dict) -> str:
-    model = "".join(c if c.isalnum() or c in "-." else "_" for c in entry["model"]["name"]).strip("_")
+    """<model>[@<revision>]__<protocol>[__lite].json: another revision than main gets a file of its own."""
+    model = _file_safe(entry["model"]["name"])
+    revision = entry["model"].get("revision")
+    if revision and revision != "main":
+        model += f"@{_file_safe(revision)}"  # "@" never survives _file_safe, so it cannot come from the name
     subset = "" if entry.get("subset", "full") == "full" else f"__{entry['subset']}"
     return f"{model}__{entry['protocol']}{subset}.json"
 

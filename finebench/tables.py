@@ -57,8 +57,12 @@ def reported_dir() -> Path:
     return Path(str(resources.files("finebench.results").joinpath("reported")))
 
 
-def load_entries(sources: Iterable[Path | str]) -> list[dict]:
-    """Entries from files and folders ("reported" names the bundled transcription of the paper)."""
+def load_entries(sources: Iterable[Path | str], problems: list[str] | None = None) -> list[dict]:
+    """Entries from files and folders ("reported" names the bundled transcription of the paper).
+
+    An unreadable entry raises, unless `problems` is given: then it is noted there ("name: why") and
+    skipped, so one bad file cannot take a long-running reader such as the leaderboard down.
+    """
     loaded = []
     for source in sources:
         path = reported_dir() if str(source) == "reported" else Path(source)
@@ -68,7 +72,14 @@ def load_entries(sources: Iterable[Path | str]) -> list[dict]:
             files = [path]
         else:
             raise FinebenchError(f"no result entries at {path}", "pass entry files or folders, or 'reported'")
-        loaded += [entries.read(file) for file in files]
+        for file in files:
+            if problems is None:
+                loaded.append(entries.read(file))
+                continue
+            try:
+                loaded.append(entries.read(file))
+            except Exception as error:  # noted for the caller to show, whatever went wrong with this one file
+                problems.append(f"{file.name}: {error}")
     return loaded
 
 

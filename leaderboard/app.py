@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 import gradio as gr
 import pandas as pd
@@ -48,6 +49,14 @@ the mean of the seen and unseen averages.
 """
 
 
+CLOSED = "Closed-world accuracy"
+
+
+def problems_note(problems: Sequence[str], what: str) -> str:
+    """A warning naming the first few unreadable files (empty when there are none)."""
+    return f"⚠️ Some {what} could not be read: " + "; ".join(problems[:5]) if problems else ""
+
+
 class Leaderboard:
     """The state behind the app: entries (reloadable) and the queue."""
 
@@ -61,19 +70,27 @@ class Leaderboard:
         self.frames = {title: data.metric_frame(self.entries, metric) for title, metric in VIEWS.items()}
         self.by_key = {data.entry_key(entry): entry for entry in self.entries}
 
+    def encoders(self) -> list[str]:
+        return sorted({e.get("text_encoder") for e in self.entries if e.get("text_encoder")})
+
     def view(self, title: str, search, families, sizes, protocols, sources, encoders, columns) -> pd.DataFrame:
         frame = data.filter_frame(self.frames[title], search, families, sizes, protocols, sources, encoders)
         chosen = [c for c in ALL_COLUMNS if c in (columns or DEFAULT_COLUMNS)]
         return frame[chosen]
 
-    def queue_frame(self) -> pd.DataFrame:
+    def queue_view(self) -> tuple[pd.DataFrame, str]:
+        """The queue table and a note on malformed request files, from one listing of the queue."""
         listing = self.queue.listing()
-        return pd.DataFrame([{"request": r.id, "model": r.model, "revision": r.revision, "protocol": r.protocol,
-                              "backend": r.backend, "status": r.status, "reason": r.reason or "",
-                              "submitted": r.submitted_at, "log": r.log or "", "entries": ", ".join(r.entries)}
-                             for r in listing.requests],
-                            columns=["request", "model", "revision", "protocol", "backend", "status", "reason",
-                                     "submitted", "log", "entries"])
+        frame = pd.DataFrame([{"request": r.id, "model": r.model, "revision": r.revision, "protocol": r.protocol,
+                               "backend": r.backend, "status": r.status, "reason": r.reason or "",
+                               "submitted": r.submitted_at, "log": r.log or "", "entries": ", ".join(r.entries)}
+                              for r in listing.requests],
+                             columns=["request", "model", "revision", "protocol", "backend", "status", "reason",
+                                      "submitted", "log", "entries"])
+        return frame, problems_note(listing.problems, "queue requests")
+
+    def queue_frame(self) -> pd.DataFrame:
+        return self.queue_view()[0]
 
     def submit(self, model, revision, precision, family, backend, contact, protocol) -> str:
         try:
@@ -86,87 +103,116 @@ class Leaderboard:
             return f"❌ Refused: {error.problem}\n\nFix: {error.fix}"
         return f"✅ Submitted: request `{request.id}` is PENDING ({self.queue.storage.describe(request.path)})"
 
+    def details(self, key: str | None) -> tuple[str, pd.DataFrame | None, pd.DataFrame | None]:
+        """Provenance, per-class accuracy and confused pairs of one entry; its samples are read once."""
+        entry = self.by_key.get(key)
+        if entry is None:
+            return "", None, None
+        samples = detail.closed_samples(entry)
+        return detail.provenance_markdown(entry), detail.per_class_accuracy(samples), detail.confused_pairs(samples)
+
+
+def _metric_tabs(board: Leaderboard) -> tuple[dict, gr.ScatterPlot]:
+    tables, scatter = {}, None
+    for title in VIEWS:
+        with gr.Tab(title):
+            tables[title] = gr.Dataframe(board.view(title, "", [], [], [], [], [], DEFAULT_COLUMNS),
+                                         interactive=False, elem_id=f"table-{VIEWS[title]}")
+            if title == CLOSED:
+                scatter = gr.ScatterPlot(data.seen_unseen_points(board.frames[title]), x="seen avg", y="unseen avg",
+                                         color="family", tooltip=["model"], title="Seen vs unseen (closed world)")
+    return tables, scatter
+
+
+def _dataset_tab(board: Leaderboard) -> tuple[gr.Dropdown, gr.Dataframe, gr.BarPlot]:
+    with gr.Tab("Per dataset"):
+        dataset = gr.Dropdown(list(DATASET_KEYS), value=DATASET_KEYS[0], label="Dataset")
+        dataset_table = gr.Dataframe(data.dataset_frame(board.entries, DATASET_KEYS[0]), interactive=False)
+        bars = gr.BarPlot(data.dataset_bars(board.frames[CLOSED]), x="dataset", y="value",
+                          color="model", title="Closed-world accuracy per dataset, seen (top 8)")
+        dataset.change(lambda d: data.dataset_frame(board.entries, d), dataset, dataset_table)
+    return dataset, dataset_table, bars
+
+
+def _details_tab(board: Leaderboard) -> gr.Dropdown:
+    with gr.Tab("Details"):
+        choice = gr.Dropdown(sorted(board.by_key), label="Entry", elem_id="entry-choice")
+        provenance = gr.Markdown()
+        per_class = gr.Dataframe(label="Per-class accuracy (when samples were ingested)", interactive=False)
+        confused = gr.Dataframe(label="Most confused class pairs", interactive=False)
+        choice.change(board.details, choice, [provenance, per_class, confused])
+    return choice
+
+
+def _submit_tab(board: Leaderboard) -> None:
+    with gr.Tab("Submit"):
+        with gr.Row():
+            model = gr.Textbox(label="Model (Hugging Face id, absolute path, or a reference responder)",
+                               elem_id="submit-model")
+            revision = gr.Textbox(value="main", label="Revision", elem_id="submit-revision")
+        with gr.Row():
+            precision = gr.Dropdown(list(PRECISIONS), value="bfloat16", label="Precision")
+            family = gr.Dropdown(list(FAMILIES), value="general MLLM", label="Family", elem_id="submit-family")
+            backend = gr.Dropdown(list(BACKENDS), value="hf", label="Backend", elem_id="submit-backend")
+            protocol = gr.Dropdown(list(PROTOCOLS), value="finebench", label="Protocol")
+        contact = gr.Textbox(label="Contact (e-mail or Hugging Face user)", elem_id="submit-contact")
+        send = gr.Button("Submit", variant="primary", elem_id="submit-button")
+        status = gr.Markdown(elem_id="submit-status")
+        frame, note = board.queue_view()
+        queue_table = gr.Dataframe(frame, label="Queue", interactive=False, elem_id="queue-table")
+        queue_note = gr.Markdown(note, elem_id="queue-problems")  # malformed request files, as for results
+        refresh = gr.Button("Refresh queue")
+        send.click(board.submit, [model, revision, precision, family, backend, contact, protocol], status,
+                   api_name="submit").then(board.queue_view, None, [queue_table, queue_note])
+        refresh.click(board.queue_view, None, [queue_table, queue_note], api_name="queue")
+
 
 def build_app(settings: Settings) -> gr.Blocks:
     board = Leaderboard(settings)
-    encoders = sorted({e.get("text_encoder") for e in board.entries if e.get("text_encoder")})
     with gr.Blocks(title="finebench leaderboard") as app:
         gr.Markdown("# finebench: fine-grained visual recognition leaderboard")
-        if board.problems:
-            gr.Markdown("⚠️ Some result files could not be read: " + "; ".join(board.problems[:5]))
+        results_note = gr.Markdown(problems_note(board.problems, "result files"), elem_id="results-problems")
         with gr.Row():
             search = gr.Textbox(label="Search models (separate terms with ;)", elem_id="search")
             columns = gr.Dropdown(ALL_COLUMNS, value=DEFAULT_COLUMNS, multiselect=True, label="Columns")
+            reload_button = gr.Button("Reload results", elem_id="reload-results", scale=0)
         with gr.Row():
             families = gr.CheckboxGroup(list(FAMILIES), label="Family", elem_id="family-filter")
             sizes = gr.CheckboxGroup(list(SIZE_BUCKETS), label="Size")
             protocols = gr.CheckboxGroup(["finebench", "official"], label="Protocol")
             sources = gr.CheckboxGroup(["reported", "reproduced", "submitted"], label="Source")
-            encoder_box = gr.CheckboxGroup(encoders, label="Text encoder")
+            encoder_box = gr.CheckboxGroup(board.encoders(), label="Text encoder")
         filters = [search, families, sizes, protocols, sources, encoder_box, columns]
-        tables = {}
         with gr.Tabs():
-            for title in VIEWS:
-                with gr.Tab(title):
-                    tables[title] = gr.Dataframe(board.view(title, "", [], [], [], [], [], DEFAULT_COLUMNS),
-                                                 interactive=False, elem_id=f"table-{VIEWS[title]}")
-                    if title == "Closed-world accuracy":
-                        gr.ScatterPlot(data.seen_unseen_points(board.frames[title]), x="seen avg", y="unseen avg",
-                                       color="family", tooltip=["model"], title="Seen vs unseen (closed world)")
-            with gr.Tab("Per dataset"):
-                dataset = gr.Dropdown(list(DATASET_KEYS), value=DATASET_KEYS[0], label="Dataset")
-                dataset_table = gr.Dataframe(data.dataset_frame(board.entries, DATASET_KEYS[0]), interactive=False)
-                gr.BarPlot(data.dataset_bars(board.frames["Closed-world accuracy"]), x="dataset", y="value",
-                           color="model", title="Closed-world accuracy per dataset, seen (top 8)")
-                dataset.change(lambda d: data.dataset_frame(board.entries, d), dataset, dataset_table)
+            tables, scatter = _metric_tabs(board)
+            dataset, dataset_table, bars = _dataset_tab(board)
             with gr.Tab("Position bias"):
                 gr.Markdown("Official closed-world accuracy (answer always first) minus finebench's (shuffled).")
-                gr.Dataframe(data.position_bias_frame(board.entries), interactive=False)
-            with gr.Tab("Details"):
-                choice = gr.Dropdown(sorted(board.by_key), label="Entry", elem_id="entry-choice")
-                provenance = gr.Markdown()
-                per_class = gr.Dataframe(label="Per-class accuracy (when samples were ingested)", interactive=False)
-                confused = gr.Dataframe(label="Most confused class pairs", interactive=False)
-
-                def show(key):
-                    entry = board.by_key.get(key)
-                    if entry is None:
-                        return "", None, None
-                    return (detail.provenance_markdown(entry), detail.per_class_accuracy(entry),
-                            detail.confused_pairs(entry))
-
-                choice.change(show, choice, [provenance, per_class, confused])
-            with gr.Tab("Submit"):
-                with gr.Row():
-                    model = gr.Textbox(label="Model (Hugging Face id, absolute path, or a reference responder)",
-                                       elem_id="submit-model")
-                    revision = gr.Textbox(value="main", label="Revision", elem_id="submit-revision")
-                with gr.Row():
-                    precision = gr.Dropdown(list(PRECISIONS), value="bfloat16", label="Precision")
-                    family = gr.Dropdown(list(FAMILIES), value="general MLLM", label="Family",
-                                         elem_id="submit-family")
-                    backend = gr.Dropdown(list(BACKENDS), value="hf", label="Backend", elem_id="submit-backend")
-                    protocol = gr.Dropdown(list(PROTOCOLS), value="finebench", label="Protocol")
-                contact = gr.Textbox(label="Contact (e-mail or Hugging Face user)", elem_id="submit-contact")
-                send = gr.Button("Submit", variant="primary", elem_id="submit-button")
-                status = gr.Markdown(elem_id="submit-status")
-                queue_table = gr.Dataframe(board.queue_frame(), label="Queue", interactive=False,
-                                           elem_id="queue-table")
-                refresh = gr.Button("Refresh queue")
-                send.click(board.submit, [model, revision, precision, family, backend, contact, protocol], status,
-                           api_name="submit").then(board.queue_frame, None, queue_table)
-                refresh.click(board.queue_frame, None, queue_table, api_name="queue")
+                bias = gr.Dataframe(data.position_bias_frame(board.entries), interactive=False)
+            choice = _details_tab(board)
+            _submit_tab(board)
             with gr.Tab("About"):
                 gr.Markdown(ABOUT)
         download = gr.DownloadButton("Download CSV (closed world, filtered)")
 
         def export(*values):
-            frame = board.view("Closed-world accuracy", *values)
+            frame = board.view(CLOSED, *values)
             path = Path(tempfile.mkdtemp()) / "finebench-leaderboard.csv"
             frame.to_csv(path, index=False)
             return str(path)
 
+        def reloaded(*values):
+            """Read the result folders again (the worker publishes while the app runs) and redraw what they feed."""
+            *chosen, dataset_key = values
+            board.reload()
+            return (*[board.view(title, *chosen) for title in tables], data.seen_unseen_points(board.frames[CLOSED]),
+                    data.dataset_frame(board.entries, dataset_key), data.dataset_bars(board.frames[CLOSED]),
+                    data.position_bias_frame(board.entries), gr.update(choices=board.encoders()),
+                    gr.update(choices=sorted(board.by_key)), problems_note(board.problems, "result files"))
+
         download.click(export, filters, download)
+        redrawn = [*tables.values(), scatter, dataset_table, bars, bias, encoder_box, choice, results_note]
+        reload_button.click(reloaded, [*filters, dataset], redrawn, api_name="reload")
         for control in filters:
             for title, table in tables.items():
                 control.change(lambda *values, title=title: board.view(title, *values), filters, table,

@@ -7,27 +7,18 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from finebench import entries
+from finebench import tables
 from finebench.registry import DATASET_KEYS, SPLITS
-from finebench.tables import reported_dir
 
 from .columns import ALL_COLUMNS, SIZE_BUCKETS
 
 
 def load_all(results_dirs: Iterable[Path]) -> tuple[list[dict], list[str]]:
     """The bundled reported entries and every published one; unreadable files are reported, not fatal."""
-    loaded, problems = [], []
-    for folder in [reported_dir(), *results_dirs]:
-        if not Path(folder).is_dir():
-            continue
-        for path in sorted(Path(folder).glob("*.json")):
-            if path.name.startswith("tables_"):
-                continue
-            try:
-                loaded.append(entries.read(path))
-            except Exception as error:  # one bad file must not take the leaderboard down
-                problems.append(f"{path.name}: {error}")
-    return loaded, problems
+    problems = []
+    # a results folder the worker has not created yet is no problem: it is simply empty
+    folders = ["reported", *(folder for folder in results_dirs if Path(folder).is_dir())]
+    return tables.load_entries(folders, problems), problems
 
 
 def entry_key(entry: dict) -> str:
@@ -40,8 +31,8 @@ def size_bucket(parameters: float | None) -> str:
     return SIZE_BUCKETS[0] if parameters < 4 else SIZE_BUCKETS[1] if parameters <= 10 else SIZE_BUCKETS[2]
 
 
-def _value(scores: dict, dataset: str, split: str) -> float | None:
-    cell = scores.get(dataset, {}).get(split)
+def _value(entry: dict, metric: str, dataset: str, split: str) -> float | None:
+    cell = tables.cell_value(entry, metric, split, dataset)
     return None if cell is None else round(cell["value"], 2)
 
 
@@ -57,11 +48,12 @@ def metric_frame(all_entries: Sequence[dict], metric: str) -> pd.DataFrame:
             "key": entry_key(entry), "model": entry["model"]["name"], "family": entry["model"].get("family") or "",
             "size (B)": entry["model"].get("parameters"), "protocol": entry["protocol"], "source": entry["source"],
             "subset": entry.get("subset", "full"), "encoder": entry.get("text_encoder") or "",
-            "seen avg": _value(scores, "average", "seen"), "unseen avg": _value(scores, "average", "unseen"),
+            "seen avg": _value(entry, metric, "average", "seen"),
+            "unseen avg": _value(entry, metric, "average", "unseen"),
             "mean": None if not mean else round(mean["value"], 2),
             "mean 95% CI": "" if not mean.get("ci95") else f"{interval[0]:.1f}–{interval[1]:.1f}",
             "_low": interval[0], "_high": interval[1],
-            **{f"{d} {s}": _value(scores, d, s) for d in DATASET_KEYS for s in SPLITS},
+            **{f"{d} {s}": _value(entry, metric, d, s) for d in DATASET_KEYS for s in SPLITS},
         })
     frame = pd.DataFrame(rows, columns=["key", *[c for c in ALL_COLUMNS if c != "rank"], "_low", "_high"])
     return rank(frame)
@@ -77,7 +69,8 @@ def rank(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def filter_frame(frame: pd.DataFrame, search: str = "", families: Sequence[str] = (), sizes: Sequence[str] = (),
-                 protocols: Sequence[str] = (), sources: Sequence[str] = (), encoders: Sequence[str] = ()) -> pd.DataFrame:
+                 protocols: Sequence[str] = (), sources: Sequence[str] = (),
+                 encoders: Sequence[str] = ()) -> pd.DataFrame:
     mask = pd.Series(True, index=frame.index)
     if search:
         terms = [term.strip().lower() for term in search.split(";") if term.strip()]
@@ -112,9 +105,9 @@ def dataset_frame(all_entries: Sequence[dict], dataset: str) -> pd.DataFrame:
     rows = []
     for entry in all_entries:
         row = {"model": entry["model"]["name"], "protocol": entry["protocol"], "source": entry["source"]}
-        for metric, scores in entry["scores"].items():
+        for metric in entry["scores"]:
             for split in SPLITS:
-                row[f"{metric} {split}"] = _value(scores, dataset, split)
+                row[f"{metric} {split}"] = _value(entry, metric, dataset, split)
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -2,43 +2,64 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 
 from finebench.metrics import FINEBENCH_ACCURACY, OFFICIAL_ACCURACY
-from finebench.runs import read_run
+from finebench.runs import Run
 
 
-def _closed_samples(entry: dict) -> list[dict]:
+def closed_samples(entry: dict) -> tuple[dict, ...]:
+    """The entry's closed-world samples (truth, dataset, score, named), or () when its run is not on disk.
+
+    provenance.run names the entry's own *_results.json, so that file is read rather than the
+    newest run of its folder (a folder can hold several runs of the same model).
+    """
     results = entry.get("provenance", {}).get("run")
     if not results or not Path(results).is_file():
-        return []
-    run = read_run(Path(results).parent)
-    official = entry["protocol"] == "official"
+        return ()
+    path = Path(results).resolve()
+    # the modification time is part of the key: a rescored run is read again, not served stale
+    return _read_closed(str(path), path.stat().st_mtime_ns, entry["protocol"] == "official")
+
+
+@functools.lru_cache(maxsize=8)  # a few entries: switching back and forth in the Details tab reads nothing
+def _read_closed(results_path: str, _mtime_ns: int, official: bool) -> tuple[dict, ...]:
+    path = Path(results_path)
+    run = Run(path, json.loads(path.read_text("utf-8")))
     metric = OFFICIAL_ACCURACY if official else FINEBENCH_ACCURACY
-    return [{"truth": s[metric]["ground_truth"], "dataset": s[metric]["dataset"], "score": s[metric]["score"],
-             "named": s[FINEBENCH_ACCURACY].get("named", [])}
-            for key in run.tasks if key.world == "closed" and key.official_order == official
-            for s in run.samples.get(key.name, [])]
+    samples = []
+    for key in run.tasks:  # only this protocol's closed tasks: the open world's samples are not needed here
+        file = path.with_name(f"{run.stamp}_samples_{key.name}.jsonl")
+        if key.world == "closed" and key.official_order == official and file.is_file():
+            samples += [_closed_sample(json.loads(line), metric) for line in file.open(encoding="utf-8")
+                        if line.strip()]
+    return tuple(samples)
 
 
-def per_class_accuracy(entry: dict) -> pd.DataFrame:
-    samples = _closed_samples(entry)
+def _closed_sample(sample: dict, metric: str) -> dict:
+    return {"truth": sample[metric]["ground_truth"], "dataset": sample[metric]["dataset"],
+            "score": sample[metric]["score"], "named": sample[FINEBENCH_ACCURACY].get("named", [])}
+
+
+def per_class_accuracy(samples: Sequence[dict]) -> pd.DataFrame:
     if not samples:
         return pd.DataFrame(columns=["dataset", "class", "lines", "accuracy"])
-    frame = pd.DataFrame(samples)
+    frame = pd.DataFrame(list(samples))
     grouped = frame.groupby(["dataset", "truth"])["score"].agg(["count", "mean"]).reset_index()
     grouped.columns = ["dataset", "class", "lines", "accuracy"]
     grouped["accuracy"] = (grouped["accuracy"] * 100).round(1)
     return grouped.sort_values(["accuracy", "lines"], ascending=[True, False])
 
 
-def confused_pairs(entry: dict, top: int = 15) -> pd.DataFrame:
+def confused_pairs(samples: Sequence[dict], top: int = 15) -> pd.DataFrame:
     """The most frequent (true class, the one other option answered instead) pairs."""
-    pairs = Counter((s["dataset"], s["truth"], s["named"][0]) for s in _closed_samples(entry)
+    pairs = Counter((s["dataset"], s["truth"], s["named"][0]) for s in samples
                     if not s["score"] and len(s["named"]) == 1)
     return pd.DataFrame([{"dataset": d, "true class": t, "answered": a, "lines": n}
                          for (d, t, a), n in pairs.most_common(top)],

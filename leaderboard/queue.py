@@ -115,8 +115,12 @@ class Queue:
 
     def recover_stale(self, stale_after_seconds: float) -> list[Request]:
         """RUNNING requests whose heartbeat stopped go back to PENDING."""
+        return self._recover(self.listing().requests, stale_after_seconds)
+
+    def _recover(self, requests: list[Request], stale_after_seconds: float) -> list[Request]:
+        """recover_stale on requests already listed; they are updated in place."""
         recovered = []
-        for request in self.listing().requests:
+        for request in requests:
             if request.status == RUNNING and (request.heartbeat or 0) < time.time() - stale_after_seconds:
                 request.status, request.reason = PENDING, "its worker stopped sending heartbeats; requeued"
                 self.save(request)
@@ -125,8 +129,9 @@ class Queue:
 
     def claim_oldest(self, stale_after_seconds: float) -> Request | None:
         """Mark the oldest PENDING request RUNNING and return it (None when the queue is empty)."""
-        self.recover_stale(stale_after_seconds)
-        for request in self.listing().requests:
+        requests = self.listing().requests  # listed once: recovery updates these in place
+        self._recover(requests, stale_after_seconds)
+        for request in requests:
             if request.status == PENDING:
                 request.status, request.heartbeat, request.reason = RUNNING, time.time(), None
                 self.save(request)

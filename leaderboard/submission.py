@@ -30,10 +30,6 @@ class WeightsInfo:
     config: dict
 
 
-def _refuse(problem: str, fix: str) -> FinebenchError:
-    return FinebenchError(problem, fix)
-
-
 def local_weights(path: Path) -> WeightsInfo:
     files = tuple(sorted(p.name for p in path.iterdir() if p.is_file()))
     config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
@@ -56,28 +52,30 @@ def hub_weights(model: str, revision: str) -> WeightsInfo:
 def _check_weights(model: str, weights: WeightsInfo, settings: Settings) -> None:
     unsafe = [name for name in weights.files if name.endswith(UNSAFE_WEIGHTS)]
     if unsafe or not any(name.endswith(".safetensors") for name in weights.files):
-        raise _refuse(f"{model}: weights must be safetensors only (found {unsafe or 'no .safetensors file'})",
-                      "convert the checkpoint with `save_pretrained(..., safe_serialization=True)` and resubmit")
+        raise FinebenchError(f"{model}: weights must be safetensors only (found {unsafe or 'no .safetensors file'})",
+                             "convert the checkpoint with `save_pretrained(..., safe_serialization=True)` "
+                             "and resubmit")
     if weights.config.get("auto_map") and model not in settings.allow_custom_code:
-        raise _refuse(f"{model} ships custom code (auto_map in config.json), which the leaderboard does not run",
-                      "ask the operator to allow-list it (FINEBENCH_ALLOW_CUSTOM_CODE), or submit a model "
-                      "supported by transformers itself")
+        raise FinebenchError(f"{model} ships custom code (auto_map in config.json), which the leaderboard "
+                             "does not run",
+                             "ask the operator to allow-list it (FINEBENCH_ALLOW_CUSTOM_CODE), or submit a model "
+                             "supported by transformers itself")
     if weights.total_bytes > settings.max_model_bytes:
-        raise _refuse(f"{model} has {weights.total_bytes / 2**30:.1f} GiB of weights, over the limit of "
-                      f"{settings.max_model_bytes / 2**30:.0f} GiB", "submit a smaller model")
+        raise FinebenchError(f"{model} has {weights.total_bytes / 2**30:.1f} GiB of weights, over the limit of "
+                             f"{settings.max_model_bytes / 2**30:.0f} GiB", "submit a smaller model")
 
 
 def _local_model(model: str, settings: Settings) -> Path:
     path = Path(model)
     if ".." in path.parts:
-        raise _refuse(f"{model!r} contains '..'", "give the checkpoint's absolute path")
+        raise FinebenchError(f"{model!r} contains '..'", "give the checkpoint's absolute path")
     resolved = path.expanduser().resolve()
     if not any(resolved.is_relative_to(root.resolve()) for root in settings.local_model_roots):
-        raise _refuse(f"{model!r} is not under a folder the operator opened for local submissions",
-                      "submit a Hugging Face model id, or ask the operator to add the folder to "
-                      "FINEBENCH_LOCAL_MODEL_ROOTS")
+        raise FinebenchError(f"{model!r} is not under a folder the operator opened for local submissions",
+                             "submit a Hugging Face model id, or ask the operator to add the folder to "
+                             "FINEBENCH_LOCAL_MODEL_ROOTS")
     if not resolved.is_dir():
-        raise _refuse(f"{model!r} is not a folder", "give the folder written by save_pretrained")
+        raise FinebenchError(f"{model!r} is not a folder", "give the folder written by save_pretrained")
     return resolved
 
 
@@ -86,26 +84,31 @@ def validate_submission(model: str, revision: str, precision: str, family: str, 
     """A Request ready for the queue, or a FinebenchError that says what to change."""
     model, revision, contact = model.strip(), (revision or "main").strip(), contact.strip()
     if backend not in BACKENDS:
-        raise _refuse(f"unknown backend {backend!r}", f"choose among {', '.join(BACKENDS)}")
+        raise FinebenchError(f"unknown backend {backend!r}", f"choose among {', '.join(BACKENDS)}")
     if precision not in PRECISIONS:
-        raise _refuse(f"unknown precision {precision!r}", f"choose among {', '.join(PRECISIONS)}")
+        raise FinebenchError(f"unknown precision {precision!r}", f"choose among {', '.join(PRECISIONS)}")
     if family not in FAMILIES:
-        raise _refuse(f"unknown family {family!r}", f"choose among {', '.join(FAMILIES)}")
+        raise FinebenchError(f"unknown family {family!r}", f"choose among {', '.join(FAMILIES)}")
     if protocol not in PROTOCOLS:
-        raise _refuse(f"unknown protocol {protocol!r}", "choose finebench or official")
+        raise FinebenchError(f"unknown protocol {protocol!r}", "choose finebench or official")
     if not REVISION.match(revision) or ".." in revision:
-        raise _refuse(f"revision {revision!r} is not a branch, tag or commit name", "use e.g. main or a commit hash")
+        raise FinebenchError(f"revision {revision!r} is not a branch, tag or commit name",
+                             "use e.g. main or a commit hash")
     if not CONTACT.match(contact):
-        raise _refuse("a contact (e-mail or Hugging Face user name) is required", "fill in the contact field")
+        raise FinebenchError("a contact (e-mail or Hugging Face user name) is required", "fill in the contact field")
     if backend == "responder":
         if model not in RESPONDERS:
-            raise _refuse(f"{model!r} is not a reference responder", f"choose among {', '.join(RESPONDERS)}")
+            raise FinebenchError(f"{model!r} is not a reference responder", f"choose among {', '.join(RESPONDERS)}")
     elif model.startswith(("/", "~", ".")):
-        _check_weights(model, local_weights(_local_model(model, settings)), settings)
+        folder = _local_model(model, settings)
+        _check_weights(model, local_weights(folder), settings)
+        # the checked folder, not what was typed: the worker has another cwd and home, and the request id
+        # (the duplicate check) must not depend on how the path was spelled
+        model = str(folder)
     elif HUB_ID.match(model):
         _check_weights(model, check_hub(model, revision), settings)
     else:
-        raise _refuse(f"{model!r} is neither a Hugging Face model id (owner/name) nor an absolute path",
-                      "write it as owner/name, e.g. Qwen/Qwen2.5-VL-7B-Instruct")
+        raise FinebenchError(f"{model!r} is neither a Hugging Face model id (owner/name) nor an absolute path",
+                             "write it as owner/name, e.g. Qwen/Qwen2.5-VL-7B-Instruct")
     return Request(model=model, revision=revision, protocol=protocol, precision=precision, family=family,
                    backend=backend, contact=contact, lmms_eval_model=BACKENDS[backend] or model)

@@ -8,7 +8,6 @@ FINISHED, or FAILED with the reason. The log of every request is kept beside its
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import threading
@@ -31,9 +30,12 @@ TASKS = {("finebench", False): "finegrained", ("finebench", True): "finegrained_
 
 
 def resolve_pretrained(request: Request) -> str:
-    """A local folder for the model at the requested revision (downloaded once from the Hub)."""
-    if request.model.startswith(("/", "~")):
-        return str(Path(request.model).expanduser())
+    """A local folder for the model at the requested revision (downloaded once from the Hub).
+
+    Submission stores a local checkpoint as its resolved absolute path, so any other name is a Hub id.
+    """
+    if Path(request.model).is_absolute():
+        return request.model
     from huggingface_hub import snapshot_download
 
     return snapshot_download(request.model, revision=request.revision, allow_patterns=None)
@@ -73,8 +75,9 @@ class Heartbeat:
 
 
 def publish(entry: dict, results: Storage) -> str:
+    """Validate and write the entry where the leaderboard reads it (a folder or a Hub dataset)."""
     path = entries.file_name(entry)
-    results.write(path, (json.dumps(entry, indent=2, sort_keys=True) + "\n").encode())
+    results.write(path, entries.dumps(entry, results.describe(path)))
     return results.describe(path)
 
 
@@ -121,7 +124,7 @@ def run_worker(queue: Queue, results: Storage, settings: Settings, once: bool = 
             continue
         print(f"evaluating {request.model}@{request.revision} ({request.protocol}), request {request.id}")
         process(request, queue, results, settings, lite, extra_model_args, gen_kwargs, encoder)
-        print(f"  -> {queue.get(request.id).status}")
+        print(f"  -> {request.status}")  # process() keeps the request it holds up to date
         done += 1
         if once:
             return done

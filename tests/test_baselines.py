@@ -19,14 +19,18 @@ TINY_CLIP = {"embed_dim": 32, "vision_cfg": {"image_size": 64, "layers": 2, "wid
              "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}
 
 
-def test_choice_rules_on_hand_made_embeddings():
+def test_choice_rule_on_hand_made_embeddings():
     image = np.array([1.0, 0.0, 0.0])
     candidates = np.array([[0.0, 1.0, 0.0], [0.8, 0.6, 0.0], [0.6, 0.0, 0.8], [-1.0, 0.0, 0.0]])
     index, cosines = choose(image, candidates)
     assert index == 1 and np.allclose(cosines, [0.0, 0.8, 0.6, -1.0])
-    index, probabilities = choose(image, candidates, rule="foci", scale=10.0)
-    expected = np.exp(10 * cosines) / np.exp(10 * cosines).sum()
-    assert index == 1 and np.allclose(probabilities, expected) and probabilities.sum() == pytest.approx(1.0)
+
+
+def test_the_cosine_rule_is_the_only_rule():
+    from finebench.baselines.clip_model import FinebenchCLIP
+
+    with pytest.raises(ValueError, match="rule must be cosine"):
+        FinebenchCLIP(name="never-loaded", rule="foci")  # refused before any model is loaded
 
 
 def test_template_ensemble_is_the_normalised_mean():

@@ -44,11 +44,18 @@ def test_entries_are_validated_on_write_and_read(tmp_path):
     with pytest.raises(FinebenchError):
         entries.write(minimal_entry(source="rumour"), tmp_path / "bad2.json")
     assert not (tmp_path / "bad2.json").exists()  # an invalid entry is never written
+    assert json.loads(entries.dumps(minimal_entry())) == minimal_entry() == json.loads(path.read_bytes())
+    with pytest.raises(FinebenchError, match="hub/e.json is not a valid result entry"):
+        entries.dumps(minimal_entry(source="rumour"), "hub/e.json")
 
 
 def test_table_and_file_name():
     entry = minimal_entry(model={"name": "Qwen/Qwen2.5-VL-7B"})
     assert entries.file_name(entry) == "Qwen_Qwen2.5-VL-7B__finebench__lite.json"
+    main = minimal_entry(model={"name": "Qwen/Qwen2.5-VL-7B", "revision": "main"})
+    assert entries.file_name(main) == "Qwen_Qwen2.5-VL-7B__finebench__lite.json"
+    other = minimal_entry(model={"name": "Qwen/Qwen2.5-VL-7B", "revision": "refs/pr/3"})
+    assert entries.file_name(other) == "Qwen_Qwen2.5-VL-7B@refs_pr_3__finebench__lite.json"  # not main's file
     table = entries.format_table(entry)
     assert "closed_accuracy" in table and "50.0" in table and " - " in table
 

@@ -4,6 +4,7 @@ Screenshots of every tab are saved to test-artifacts/ for a person to look at.
 """
 
 import json
+import random
 import socket
 import subprocess
 import time
@@ -11,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from finebench import entries
 from finebench.leaderboard.app import build_app
+from finebench.leaderboard.benchmark import synthetic_entry
+from finebench.leaderboard.columns import DEFAULT_COLUMNS
 from finebench.leaderboard.queue import Queue
 from finebench.leaderboard.settings import Settings
 from finebench.leaderboard.storage import LocalStorage
@@ -39,7 +43,7 @@ def served(tmp_path_factory):
     app = build_app(settings)
     port = free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    yield f"http://127.0.0.1:{port}", settings, model
+    yield f"http://127.0.0.1:{port}", settings, model, app
     app.close()
 
 
@@ -83,7 +87,7 @@ def click_tab(driver, title):
 
 
 def test_the_app_in_chromium(served, browser):
-    url, settings, model = served
+    url, settings, model, _ = served
     ARTIFACTS.mkdir(exist_ok=True)
     browser.get(url)
     assert wait_for(lambda: "Fine-R1-7B" in page_text(browser)), "the bundled rows never appeared"
@@ -115,7 +119,7 @@ def test_the_app_in_chromium(served, browser):
 def test_the_same_submission_through_gradio_client(served):
     from gradio_client import Client
 
-    url, settings, _ = served
+    url, settings, _, _ = served
     client = Client(url, verbose=False)
     arguments = dict(model="ground_truth", revision="main", precision="bfloat16", family="reference responder",
                      backend="responder", contact="api@example.org", protocol="official")
@@ -125,3 +129,22 @@ def test_the_same_submission_through_gradio_client(served):
     assert "Refused" in refused and "already submitted" in refused
     models = [r.model for r in Queue(LocalStorage(settings.queue)).listing().requests]
     assert models.count("ground_truth") == 1
+
+
+def test_reload_shows_an_entry_published_after_the_start(served):
+    """The worker publishes while the app runs: the Reload results button reads the folders again."""
+    from gradio_client import Client
+
+    url, settings, _, app = served
+    entry = synthetic_entry(0, random.Random(0))
+    entry["model"]["name"] = "published-after-start"
+    entries.write(entry, settings.results_dirs[0] / entries.file_name(entry))
+    board = app.leaderboard
+    assert "published-after-start" not in set(board.frames["Closed-world accuracy"]["model"])
+    client = Client(url, verbose=False)
+    outputs = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "aircraft", api_name="/reload")
+    shown = next(iter(outputs)) if isinstance(outputs, (list, tuple)) else outputs
+    assert "published-after-start" in json.dumps(shown, default=str)  # the first table the button redraws
+    assert any(key.startswith("published-after-start · ") for key in board.by_key)  # and the Details choices
+    assert "published-after-start" in set(board.view("Closed-world accuracy", "published", [], [], [], [], [], None)
+                                           ["model"])

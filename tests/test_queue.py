@@ -115,3 +115,35 @@ def test_hub_storage_refuses_what_exists_and_lists_folders():
     storage.write("results/c.json", b"{}")
     assert storage.list("requests") == ["a.json", "b.json"]
     assert storage.describe("requests/a.json").endswith("datasets/org/queue/blob/main/requests/a.json")
+
+
+def test_claiming_lists_the_queue_once(tmp_path):
+    class CountingStorage(LocalStorage):
+        lists = 0
+
+        def list(self, folder):
+            CountingStorage.lists += 1
+            return super().list(folder)
+
+    queue = Queue(CountingStorage(tmp_path))
+    stale = queue.submit(request("org/stale"))
+    stale.status, stale.heartbeat = RUNNING, time.time() - 3600
+    queue.save(stale)
+    CountingStorage.lists = 0
+    assert queue.claim_oldest(600).model == "org/stale"  # recovered and claimed from the same listing
+    assert CountingStorage.lists == 1
+
+
+def test_malformed_request_files_are_shown_under_the_queue_table(tmp_path):
+    from finebench.leaderboard.app import Leaderboard
+    from finebench.leaderboard.settings import Settings
+
+    settings = Settings(results_dirs=(tmp_path / "results",), queue=str(tmp_path / "queue"), runs_dir=tmp_path)
+    board = Leaderboard(settings)
+    board.queue.submit(request())
+    (tmp_path / "queue" / "requests" / "broken.json").write_text("{not json")
+    frame, note = board.queue_view()
+    assert list(frame["model"]) == ["org/model"]
+    assert "queue requests could not be read" in note and "broken.json" in note
+    (tmp_path / "queue" / "requests" / "broken.json").unlink()
+    assert board.queue_view()[1] == ""

@@ -91,3 +91,18 @@ def test_tables_command_formats(capsys):
     assert out.splitlines()[1].startswith("openPangu-VL-7B\t65.33")
     assert main(["tables", "--protocol", "finebench"]) == 2
     assert "no finebench entries" in capsys.readouterr().err
+
+
+def test_unreadable_entries_raise_or_are_collected(tmp_path, reported):
+    from finebench.errors import FinebenchError
+    from finebench.leaderboard import data
+
+    (tmp_path / "broken.json").write_text("{not json")
+    (tmp_path / "tables_1.json").write_text("{not an entry either, and skipped}")
+    with pytest.raises(FinebenchError, match="broken.json"):
+        tables.load_entries(["reported", tmp_path])
+    problems = []
+    assert len(tables.load_entries(["reported", tmp_path], problems)) == len(reported)
+    assert len(problems) == 1 and problems[0].startswith("broken.json: ")
+    loaded, shown = data.load_all([tmp_path, tmp_path / "not yet created"])  # the leaderboard's reader
+    assert len(loaded) == len(reported) and shown == problems

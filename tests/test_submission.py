@@ -71,3 +71,18 @@ def test_form_fields(settings):
             submit(settings, "ground_truth", **arguments)
     with pytest.raises(FinebenchError, match="not a reference responder"):
         submit(settings, "smartest_option", backend="responder")
+
+
+def test_a_relative_path_is_stored_absolute_and_is_the_same_request(settings, tmp_path, monkeypatch):
+    from finebench.leaderboard.queue import DuplicateRequest, Queue
+    from finebench.leaderboard.storage import LocalStorage
+
+    folder = checkpoint(tmp_path / "models" / "tiny")
+    monkeypatch.chdir(tmp_path / "models")
+    relative = submit(settings, "./tiny")
+    assert relative.model == str((tmp_path / "models" / "tiny").resolve())  # the worker never sees "./" or "~"
+    queue = Queue(LocalStorage(tmp_path / "queue"))
+    queue.submit(relative)
+    with pytest.raises(DuplicateRequest):
+        queue.submit(submit(settings, folder))
+    assert [r.model for r in queue.listing().requests] == [relative.model]

@@ -5,17 +5,19 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from finebench import entries
-from finebench.leaderboard import detail
+from finebench.errors import FinebenchError
+from finebench.leaderboard import data, detail
 from finebench.leaderboard.app import Leaderboard
 from finebench.leaderboard.queue import FAILED, FINISHED, PENDING, RUNNING, Queue
 from finebench.leaderboard.settings import Settings
 from finebench.leaderboard.storage import LocalStorage
 from finebench.leaderboard.submission import validate_submission
-from finebench.leaderboard.worker import run_worker
+from finebench.leaderboard.worker import publish, run_worker
 
 
 @pytest.fixture
@@ -58,12 +60,32 @@ def test_details_of_a_published_entry(deployment):
     request = queue.submit(responder_request("random_option", settings))
     run_worker(queue, results, settings, once=True, lite=True)
     entry = entries.read(queue.get(request.id).entries[0])
-    per_class = detail.per_class_accuracy(entry)
+    own_run = Path(entry["provenance"]["run"])
+    # a later run in the same folder (without samples) must not stand in for the entry's own run
+    own_run.with_name("99991231_235959_results.json").write_text(own_run.read_text())
+    samples = detail.closed_samples(entry)
+    assert detail.closed_samples(entry) is samples  # read once, then served from the cache
+    per_class = detail.per_class_accuracy(samples)
     assert len(per_class) > 100 and set(per_class["dataset"]) == {"aircraft", "bird", "car", "dog", "flower", "pet"}
     assert per_class["lines"].sum() == 600
-    confused = detail.confused_pairs(entry)
+    confused = detail.confused_pairs(samples)
     assert len(confused) == 15 and (confused["true class"] != confused["answered"]).all()
     assert "random_option" in detail.provenance_markdown(entry) and request.id in detail.provenance_markdown(entry)
+    markdown, per_class_shown, _ = Leaderboard(settings).details(data.entry_key(entry))
+    assert "random_option" in markdown and per_class_shown["lines"].sum() == 600
+
+
+def test_publish_validates_and_keeps_revisions_apart(tmp_path):
+    results = LocalStorage(tmp_path)
+    entry = {"schema_version": 1, "model": {"name": "org/model", "revision": "main"}, "protocol": "finebench",
+             "subset": "lite", "source": "submitted", "scores": {}, "provenance": {}}
+    main = publish(entry, results)
+    second = publish({**entry, "model": {"name": "org/model", "revision": "abc123"}}, results)
+    assert main != second and entries.read(main)["model"]["revision"] == "main"
+    assert entries.read(second)["model"]["revision"] == "abc123"
+    with pytest.raises(FinebenchError, match="not a valid result entry"):
+        publish({**entry, "source": "rumour", "model": {"name": "other"}}, results)
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted([Path(main).name, Path(second).name])
 
 
 def test_a_failing_evaluation_is_marked_failed_with_its_reason(deployment, tmp_path):
