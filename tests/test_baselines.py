@@ -72,6 +72,9 @@ def test_clip_baseline_end_to_end_with_a_random_open_clip_model(prepared_home, t
         assert len(samples) == 50
         answer = samples[0]["finebench_accuracy"]
         assert answer["named"] == [answer["answer"]] and answer["answer"] in answer["options"]
+        # each line is scored right exactly when the chosen option is the ground truth
+        scored = [s["finebench_accuracy"] for s in samples]
+        assert all(line["score"] == float(line["answer"] == line["ground_truth"]) for line in scored)
         open_answer = run_.samples["finegrained_lite_pet_unseen_open"][0]["finebench_inclusion"]["answer"]
         from finebench.registry import get_dataset
 
@@ -186,5 +189,5 @@ def test_hugging_face_clip_checkpoints_load_by_name(tmp_path):
     texts = encoder.texts(["a photo of a rose.", "a photo of a lotus."])
     assert images.shape == (2, 8) and texts.shape == (2, 8)
     assert np.allclose(np.linalg.norm(images, axis=1), 1.0, atol=1e-5)
-    index, _ = choose(images[0], texts)
-    assert index in (0, 1)
+    index, cosines = choose(images[0], texts)
+    assert np.allclose(cosines, texts @ images[0]) and index == int(np.argmax(texts @ images[0]))

@@ -40,7 +40,6 @@ def test_entries_are_validated_on_write_and_read(tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(minimal_entry(schema_version=2)))
     with pytest.raises(FinebenchError, match="bad.json is not a valid result entry"):
         entries.read(tmp_path / "bad.json")
-    assert not (tmp_path / "bad2.json").exists()
     with pytest.raises(FinebenchError):
         entries.write(minimal_entry(source="rumour"), tmp_path / "bad2.json")
     assert not (tmp_path / "bad2.json").exists()  # an invalid entry is never written

@@ -9,6 +9,7 @@ import pytest
 from finebench import prepare as prepare_module
 from finebench.errors import FinebenchError
 from finebench.fixtures import spread_subset, write_archives
+from finebench.lite import lite_indices
 from finebench.prepare import prepare
 from finebench.store import PreparedStore
 
@@ -50,7 +51,8 @@ def test_subset_is_prepared_with_every_column(small_archives, manifests, manifes
     assert record["manifest_lines"] == 3230 and len(record["missing"]) == 3230 - SMALL_LINES
     assert record["label_check"] == "passed"
     assert metadata["manifests"]["car_unseen.jsonl"]["sha256"].startswith("a5eff192")
-    assert record["lite"]["rows"] <= SMALL_LINES  # lite lines that have images
+    present = {line.index for line in expected}
+    assert record["lite"]["rows"] == len(present & set(lite_indices(manifests["car", "unseen"])))  # with images
 
 
 def test_missing_images_are_refused_with_count_paths_and_the_option(small_archives, manifest_dir, home):
