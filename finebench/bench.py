@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Sequence
 
 from .fixtures import FULL_SIZE, default_workers, write_archives
+from .home import prepared_dir
 from .manifests import TOTAL_LINES, load_manifests
 from .registry import parse_dataset_list
+from .store import PreparedStore
 
 TARGET_SECONDS = 600
 TARGET_PEAK_BYTES = 2 * 2**30
@@ -120,13 +122,14 @@ def _open_world_lines(manifest_source: Path | None, seed: int = 0) -> tuple[list
     import random
 
     from .classnames import official_super_category
+    from .prepare import sample_id
     from .registry import get_dataset
 
     rng = random.Random(seed)
     docs, outputs = [], []
     for (dataset, split), manifest in load_manifests(manifest_source).items():
         for line in manifest.lines:
-            docs.append({"sample_id": f"{dataset}/{line.basename}", "dataset": dataset, "split": split,
+            docs.append({"sample_id": sample_id(dataset, line), "dataset": dataset, "split": split,
                          "ground_truth": line.ground_truth, "super_category": get_dataset(dataset).super_category,
                          "official_super_category": official_super_category(line.image_path)})
             draw = rng.random()
@@ -195,7 +198,7 @@ def bench_harness(manifest_source: Path | None = None, workdir: Path | None = No
     previous = {key: os.environ.get(key) for key in environment}
     os.environ.update(environment)
     try:
-        if not (home / "prepared" / "metadata.json").is_file():
+        if not PreparedStore(prepared_dir(home)).metadata_path.is_file():
             from .prepare import prepare
 
             write_archives(workdir / "data", load_manifests(manifest_source), workers=default_workers())

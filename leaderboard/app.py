@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Sequence
@@ -12,6 +13,7 @@ from typing import Sequence
 import gradio as gr
 import pandas as pd
 
+from finebench import atomic
 from finebench.entries import FAMILIES
 from finebench.errors import FinebenchError
 from finebench.registry import DATASET_KEYS
@@ -195,10 +197,14 @@ def build_app(settings: Settings) -> gr.Blocks:
                 gr.Markdown(ABOUT)
         download = gr.DownloadButton("Download CSV (closed world, filtered)")
 
+        exports = Path(tempfile.mkdtemp(prefix="finebench-csv-"))  # one folder per app, not one per download
+
         def export(*values):
-            frame = board.view(CLOSED, *values)
-            path = Path(tempfile.mkdtemp()) / "finebench-leaderboard.csv"
-            frame.to_csv(path, index=False)
+            text = board.view(CLOSED, *values).to_csv(index=False)
+            # named by content: a repeated view reuses its file, concurrent downloads never share one
+            path = exports / f"finebench-leaderboard-{hashlib.sha256(text.encode()).hexdigest()[:12]}.csv"
+            if not path.is_file():
+                atomic.write_text(path, text)
             return str(path)
 
         def reloaded(*values):
@@ -210,7 +216,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                     data.position_bias_frame(board.entries), gr.update(choices=board.encoders()),
                     gr.update(choices=sorted(board.by_key)), problems_note(board.problems, "result files"))
 
-        download.click(export, filters, download)
+        download.click(export, filters, download, api_name="download")
         redrawn = [*tables.values(), scatter, dataset_table, bars, bias, encoder_box, choice, results_note]
         reload_button.click(reloaded, [*filters, dataset], redrawn, api_name="reload")
         for control in filters:

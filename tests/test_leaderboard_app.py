@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from finebench import entries
@@ -148,3 +149,16 @@ def test_reload_shows_an_entry_published_after_the_start(served):
     assert any(key.startswith("published-after-start · ") for key in board.by_key)  # and the Details choices
     assert "published-after-start" in set(board.view("Closed-world accuracy", "published", [], [], [], [], [], None)
                                            ["model"])
+
+
+def test_csv_download_is_the_filtered_table(served):
+    from gradio_client import Client
+
+    url, _, _, app = served
+    client = Client(url, verbose=False)
+    first = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, api_name="/download")
+    again = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, api_name="/download")
+    table = pd.read_csv(first)
+    assert list(table["model"]) == list(app.leaderboard.view("Closed-world accuracy", "", [], [], [], [], [], None)
+                                        ["model"])
+    assert Path(first).read_bytes() == Path(again).read_bytes()
