@@ -2,7 +2,9 @@
 
 Every file finebench produces is written to a temporary name in the destination's own
 folder and renamed over the destination, so a crash, a full disk or Ctrl-C never leaves
-a half-written file where a reader would find it.
+a half-written file where a reader would find it. The temporary file gets the mode an
+ordinary ``open()`` would have given (0666 less the umask), not mkstemp's private 0600,
+so a FINEBENCH_HOME shared by a team stays readable by it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,32 @@ def _disk_full_error(path: Path) -> FinebenchError:
     )
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where Linux allows (os.umask can only set)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore at once
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """The mode open() gives a new file: what the user's other tools and colleagues expect."""
+    return 0o666 & ~current_umask()
+
+
+def temporary_file_beside(folder: Path, name: str, suffix: str) -> tuple[int, Path]:
+    """mkstemp in ``folder`` (unique, exclusive), with the umask's mode instead of 0600."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=suffix, dir=folder)
+    os.fchmod(fd, new_file_mode())
+    return fd, Path(tmp_name)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -38,9 +66,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temporary_file_beside(path.parent, path.name, ".tmp")
     os.close(fd)
-    tmp = Path(tmp_name)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -63,6 +63,14 @@ def _add_datasets(parser: argparse.ArgumentParser) -> None:
 def _add_fewshot(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--shots", type=_positive, default=4, help="training images per seen class (default 4)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="one set per seed (default 1 2 3)")
+    parser.add_argument("--replace", action="store_true",
+                        help="rebuild data that was prepared from other archives (refused without it)")
+
+
+def needs(parser: argparse.ArgumentParser, *names: str) -> argparse.ArgumentParser:
+    """Declare the extras a command needs: main() checks them before the command imports anything."""
+    parser.set_defaults(extras=names)
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,7 +108,16 @@ def build_parser() -> argparse.ArgumentParser:
     manifests = commands.add_parser("manifests", help="download (if needed) and verify the official manifests")
     _add_manifests(manifests)
 
-    commands.add_parser("status", help="show what is prepared under $FINEBENCH_HOME")
+    commands.add_parser("status", help="show what is prepared under $FINEBENCH_HOME, and from which archives")
+
+    doctor = commands.add_parser(
+        "doctor", help="check this machine before a run: versions, lmms-eval, data, encoder, GPU, storage",
+        description="Check everything a run needs and print one row per finding (✓ fine, ✗ blocker, ! warning, "
+                    "· for information) with the fix. Exit status 1 when there is a blocker.")
+    doctor.add_argument("--encoder", help="the text encoder to try (default: $FINEBENCH_ENCODER or the release's "
+                                          "google/siglip-base-patch16-256)")
+    doctor.add_argument("--json", action="store_true", help="print the findings as JSON, for scripts")
+    doctor.add_argument("--timeout", type=float, default=180, help="seconds each slow check may take (default 180)")
 
     fixtures = commands.add_parser(
         "fixtures", help="generate stand-in archives (tiny JPEGs, real metadata formats)",
@@ -116,10 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
                           help="folder names: as the official downloads extract, or as the Fine-R1 manifests")
     fixtures.add_argument("--size", type=_size, default=(32, 24), help="JPEG size WxH (default 32x24)")
 
-    demo = commands.add_parser(
+    demo = needs(commands.add_parser(
         "demo", help="the whole pipeline offline: stand-in archives, prepare, lmms-eval, result entries",
         description="Generate stand-in archives, prepare them, run the lite benchmark through lmms-eval "
-                    "for the reference responders and a tiny random Qwen2.5-VL, ingest and print the results.")
+                    "for the reference responders and a tiny random Qwen2.5-VL, ingest and print the results. "
+                    "Everything goes to a home of its own, $FINEBENCH_HOME/demo: your prepared data is never "
+                    "touched."), "eval")
     _add_manifests(demo)
     demo.add_argument("--models", nargs="+", metavar="MODEL",
                       help="a subset of the demo's models (ground_truth, first_option, random_option, all_options, "
@@ -130,10 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="finebench eval [--encoder NAME] <lmms-eval arguments>")
     commands.add_parser("tasks-dir", help="print the task folder, for lmms-eval --include_path")
 
-    rescore = commands.add_parser(
+    rescore = needs(commands.add_parser(
         "rescore", help="recompute every metric of an lmms-eval run without generating again",
         description="Read the samples an lmms-eval run logged, score them again (e.g. with another text "
-                    "encoder) and write a new output folder that `finebench ingest` reads.")
+                    "encoder) and write a new output folder that `finebench ingest` reads."), "eval")
     rescore.add_argument("run", type=Path, help="the lmms-eval --output_path folder (run with --log_samples)")
     rescore.add_argument("--output", type=Path, required=True, help="folder for the rescored run")
     rescore.add_argument("--encoder", help="text encoder for the open-world similarity (default: $FINEBENCH_ENCODER "
@@ -163,17 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
     tables.add_argument("--compare", nargs="+", metavar="PATH",
                         help="print each reproduced cell beside these entries' ('reported': the paper's)")
 
-    board = commands.add_parser("leaderboard", help="start the Gradio leaderboard (bundled results, no network)",
-                                description="Serve the leaderboard: the paper's rows, every published entry, "
-                                            "the submission form and the queue. Settings come from FINEBENCH_* "
-                                            "variables (see leaderboard/settings.py).")
+    board = needs(commands.add_parser(
+        "leaderboard", help="start the Gradio leaderboard (bundled results, no network)",
+        description="Serve the leaderboard: the paper's rows, every published entry, the submission form and the "
+                    "queue. Settings come from FINEBENCH_* variables (see leaderboard/settings.py)."), "leaderboard")
     board.add_argument("--host", default="127.0.0.1")
     board.add_argument("--port", type=int, default=7860)
     board.add_argument("--share", action="store_true", help="also open a public gradio.live link")
 
-    submit = commands.add_parser("submit", help="submit a model to the evaluation queue",
-                                 description="Validate a submission (name, revision, safetensors weights, no custom "
-                                             "code, size) and add it to the queue ($FINEBENCH_QUEUE).")
+    submit = needs(commands.add_parser(
+        "submit", help="submit a model to the evaluation queue",
+        description="Validate a submission (name, revision, safetensors weights, no custom code, size) and add it "
+                    "to the queue ($FINEBENCH_QUEUE)."), "leaderboard")
     submit.add_argument("model", help="Hugging Face id (owner/name), an absolute path, or a reference responder")
     submit.add_argument("--revision", default="main")
     submit.add_argument("--precision", choices=("bfloat16", "float16", "float32"), default="bfloat16")
@@ -182,9 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--protocol", choices=("finebench", "official"), default="finebench")
     submit.add_argument("--contact", required=True, help="e-mail or Hugging Face user name")
 
-    worker = commands.add_parser("worker", help="evaluate queued submissions and publish their entries",
-                                 description="Take the oldest PENDING request, evaluate it with lmms-eval, ingest "
-                                             "and publish the entries, and mark the request FINISHED or FAILED.")
+    worker = needs(commands.add_parser(
+        "worker", help="evaluate queued submissions and publish their entries",
+        description="Check this machine (finebench doctor's quick checks), take the oldest PENDING request, evaluate "
+                    "it with lmms-eval, ingest and publish the entries, and mark the request FINISHED or FAILED."),
+        "leaderboard", "eval")
     worker.add_argument("--once", action="store_true", help="process one request and stop")
     worker.add_argument("--lite", action="store_true", help="evaluate on the lite subset (a test deployment)")
     worker.add_argument("--poll", type=float, default=30, help="seconds between looks at an empty queue")
@@ -195,9 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
     baselines = commands.add_parser("baselines", help="the paper's baselines by name: list them, run one")
     baseline_commands = baselines.add_subparsers(dest="baselines_command", required=True, metavar="ACTION")
     baseline_commands.add_parser("list", help="the registry: name, family, size, backends, hub id")
-    run_baseline = baseline_commands.add_parser(
+    run_baseline = needs(baseline_commands.add_parser(
         "run", help="run a baseline through lmms-eval and ingest the result",
-        description="Run a registered baseline on the benchmark (GPU for the MLLMs) and write its result entries.")
+        description="Run a registered baseline on the benchmark (GPU for the MLLMs) and write its result entries."),
+        "eval")
     run_baseline.add_argument("name", help="a name from `finebench baselines list`, e.g. Qwen2.5-VL-7B or SigLIP-L")
     run_baseline.add_argument("--backend", choices=("hf", "vllm", "clip"),
                               help="default: hf for MLLMs (vllm where hf is missing), clip for CLIP-like models")
@@ -222,27 +245,29 @@ def build_parser() -> argparse.ArgumentParser:
     bench_prepare.add_argument("--lines-per-split", type=_positive, help="images per manifest (default: all)")
     bench_prepare.add_argument("--workers", type=_positive, help="prepare's image-reading threads")
     bench_prepare.add_argument("--workdir", type=Path, help="keep the archives here (default: a temporary folder)")
-    bench_scoring = bench_commands.add_parser(
-        "scoring", help="open-world scoring of all 35,566 lines: cached and batched vs the release's per-line calls")
+    bench_scoring = needs(bench_commands.add_parser(
+        "scoring", help="open-world scoring of all 35,566 lines: cached and batched vs the release's per-line calls"),
+        "eval")
     _add_manifests(bench_scoring)
     bench_scoring.add_argument("--encoder", default="minilm", help="text encoder (default: minilm, offline)")
     bench_scoring.add_argument("--released-lines", type=_positive, default=2000,
                                help="lines to time the released approach on (default 2000; it is slow)")
-    bench_harness = bench_commands.add_parser(
-        "harness", help="lmms-eval's and finebench's own cost per line, with the ground_truth responder")
+    bench_harness = needs(bench_commands.add_parser(
+        "harness", help="lmms-eval's and finebench's own cost per line, with the ground_truth responder"), "eval")
     _add_manifests(bench_harness)
     bench_harness.add_argument("--workdir", type=Path, help="keep the generated data here (default: temporary)")
-    bench_clip = bench_commands.add_parser(
-        "clip", help="CLIP baseline: cached class embeddings vs the four candidate prompts per image")
+    bench_clip = needs(bench_commands.add_parser(
+        "clip", help="CLIP baseline: cached class embeddings vs the four candidate prompts per image"), "clip")
     _add_manifests(bench_clip)
     bench_clip.add_argument("--lines", type=_positive, default=256)
     bench_clip.add_argument("--architecture", default="ViT-B-32", help="open_clip architecture (random weights)")
     bench_clip.add_argument("--templates", choices=("photo", "imagenet80"), default="photo")
-    bench_tapo = bench_commands.add_parser(
-        "tapo", help="one TAPO step vs one plain DAPO step of the same batch, tiny model (target <= 1.6x)")
+    bench_tapo = needs(bench_commands.add_parser(
+        "tapo", help="one TAPO step vs one plain DAPO step of the same batch, tiny model (target <= 1.6x)"), "train")
     bench_tapo.add_argument("--steps", type=_positive, default=4, help="timed steps per run (default 4)")
     bench_tapo.add_argument("--tokens", type=_positive, default=48, help="tokens per rollout (default 48)")
-    bench_board = bench_commands.add_parser("leaderboard", help="the app's start and a filter change, 1,000 entries")
+    bench_board = needs(bench_commands.add_parser(
+        "leaderboard", help="the app's start and a filter change, 1,000 entries"), "leaderboard")
     bench_board.add_argument("--entries", type=_positive, default=1000)
     bench_prepare.add_argument("--cold", action="store_true",
                                help="drop the page cache before timing, so images come from disk (needs root)")
@@ -252,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run_prepare(args: argparse.Namespace) -> None:
     from .prepare import prepare, summary_table
 
-    print(summary_table(prepare(args.data_root, args.manifests, args.datasets, args.allow_missing, args.workers)))
+    print(summary_table(prepare(args.data_root, args.manifests, args.datasets, args.allow_missing, args.workers,
+                                replace=args.replace)))
     if not args.no_fewshot:
         run_fewshot(args)
 
@@ -260,7 +286,8 @@ def run_prepare(args: argparse.Namespace) -> None:
 def run_fewshot(args: argparse.Namespace) -> None:
     from .fewshot import prepare_fewshot
 
-    for path, status in prepare_fewshot(args.data_root, args.manifests, args.datasets, args.shots, args.seeds):
+    for path, status in prepare_fewshot(args.data_root, args.manifests, args.datasets, args.shots, args.seeds,
+                                        replace=args.replace):
         print(f"{status:>10}  {path}")
 
 
@@ -286,9 +313,18 @@ def run_status(args: argparse.Namespace) -> None:
     print(f"prepared under {store.root}:")
     for name, record in sorted(units.items()):
         print(f"  {name:<16}{record['rows']:>6} of {record['manifest_lines']:>5} lines  "
-              f"lite {record['lite']['rows']:>3}  labels {record['label_check']}")
+              f"lite {record['lite']['rows']:>3}  labels {record['label_check']:<7} from {record['archive_root']}")
     sets = sorted(fewshot_dir().glob("*.parquet"))
     print(f"few-shot sets under {fewshot_dir()}: {', '.join(path.stem for path in sets) or 'none'}")
+    print("`finebench doctor` checks them against the pinned manifests and their archives")
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    from .doctor import as_json, diagnose, render
+
+    checks = diagnose(args.encoder, args.timeout)
+    print(as_json(checks) if args.json else render(checks))
+    return 1 if any(check.blocks for check in checks) else 0
 
 
 def run_fixtures(args: argparse.Namespace) -> None:
@@ -340,11 +376,13 @@ def run_ingest(args: argparse.Namespace) -> None:
                           args.source))
 
 
-EVAL_HELP = """usage: finebench eval [--encoder NAME] <lmms-eval arguments>
+EVAL_HELP = """usage: finebench eval [--encoder NAME] [--no-preflight] <lmms-eval arguments>
 
 Runs lmms-eval with finebench's task folder included (no --include_path needed) and, with
 --encoder, the text encoder of the open-world similarity (default: the release's
-google/siglip-base-patch16-256; 'minilm' works offline). Examples:
+google/siglip-base-patch16-256; 'minilm' works offline). Before the first generation it
+runs finebench doctor's quick checks (lmms-eval's evaluator, the prepared data of the
+selected tasks, writable folders); --no-preflight skips them. Examples:
   finebench eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
       --tasks finegrained --log_samples --output_path runs/qwen7b
   finebench eval --model ground_truth --tasks finegrained_lite --log_samples --output_path runs/check
@@ -353,16 +391,25 @@ See `lmms-eval --help` for its own arguments.
 
 
 def run_eval(arguments: list[str]) -> int:
-    from .evalrun import run_lmms_eval
+    from . import extras
+    from .evalrun import preflight_evaluation, run_lmms_eval
 
     if not arguments or arguments[0] in ("-h", "--help"):
         print(EVAL_HELP)
         return 0
-    encoder = None
-    if arguments[0] == "--encoder" and len(arguments) > 1:
-        encoder, arguments = arguments[1], arguments[2:]
-    elif arguments[0].startswith("--encoder="):
-        encoder, arguments = arguments[0].split("=", 1)[1], arguments[1:]
+    encoder, preflight = None, True
+    while arguments and (arguments[0] in ("--encoder", "--no-preflight") or arguments[0].startswith("--encoder=")):
+        if arguments[0] == "--no-preflight":
+            preflight, arguments = False, arguments[1:]
+        elif arguments[0] == "--encoder" and len(arguments) > 1:
+            encoder, arguments = arguments[1], arguments[2:]
+        elif arguments[0].startswith("--encoder="):
+            encoder, arguments = arguments[0].split("=", 1)[1], arguments[1:]
+        else:
+            raise FinebenchError("--encoder needs a name", "e.g. finebench eval --encoder minilm …")
+    extras.require(("eval",))
+    if preflight:
+        preflight_evaluation("eval", arguments)
     return run_lmms_eval(arguments, encoder)
 
 
@@ -448,16 +495,21 @@ def run_baselines(args: argparse.Namespace) -> None:
     if args.baselines_command == "list":
         print(table())
         return
-    from .evalrun import run_lmms_eval
+    from . import extras
+    from .evalrun import preflight_evaluation, run_lmms_eval
     from .home import finebench_home
     from .ingest import ingest
 
     baseline = get_baseline(args.name)
-    model_arguments = baseline.lmms_eval_arguments(args.backend or baseline.backends[0], args.model_args)
+    backend = args.backend or baseline.backends[0]
+    if backend == "clip":
+        extras.require(("clip",))
+    model_arguments = baseline.lmms_eval_arguments(backend, args.model_args)
     output = args.output or finebench_home() / "runs" / baseline.name
     command = [*model_arguments, "--tasks", args.tasks, "--log_samples", "--output_path", str(output)]
     if args.limit:
         command += ["--limit", str(args.limit)]
+    preflight_evaluation("baselines run", command)
     if run_lmms_eval(command, args.encoder) != 0:
         raise FinebenchError(f"lmms-eval failed for {baseline.name}", "its log above says why")
     _print_written(ingest(output, finebench_home() / "results", baseline.name, baseline.family,
@@ -471,23 +523,51 @@ def run_train(args: argparse.Namespace) -> None:
 
 
 COMMANDS = {"prepare": run_prepare, "fewshot": run_fewshot, "manifests": run_manifests, "status": run_status,
+            "doctor": run_doctor,
             "fixtures": run_fixtures, "demo": run_demo, "bench": run_bench, "tasks-dir": run_tasks_dir,
             "rescore": run_rescore, "ingest": run_ingest, "tables": run_tables,
             "leaderboard": run_leaderboard, "submit": run_submit, "worker": run_worker,
             "baselines": run_baselines, "train": run_train}
 
 
+def _command_name(argv: Sequence[str]) -> str:
+    """'train sft' for `finebench train sft --model …`: the words before the first option."""
+    words = []
+    for word in argv:
+        if word.startswith("-") or len(words) == 2:
+            break
+        words.append(word)
+    return " ".join(words) or "finebench"
+
+
+def _missing_module(error: ModuleNotFoundError) -> tuple[str, str]:
+    """A one-line answer to a module that is missing though no declared extra said so."""
+    from . import extras
+
+    return (f"a module it needs is missing ({error}); `finebench doctor` shows what is installed",
+            extras.install_command(("dev",)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from . import extras
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["eval"]:  # everything after it belongs to lmms-eval
-        return run_eval(argv[1:])
-    args = build_parser().parse_args(argv)
+    name = _command_name(argv)
     try:
-        COMMANDS[args.command](args)
+        if argv[:1] == ["eval"]:  # everything after it belongs to lmms-eval
+            return run_eval(argv[1:])
+        args = build_parser().parse_args(argv)
+        extras.require(getattr(args, "extras", ()))
+        return COMMANDS[args.command](args) or 0
     except FinebenchError as error:
-        print(f"finebench {args.command}: {error}", file=sys.stderr)
+        print(f"finebench {name}: {error}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] == "finebench":
+            raise  # a bug of ours, not an install problem
+        problem, fix = _missing_module(error)
+        print(f"finebench {name}: {problem}\n  fix: {fix}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\nfinebench {args.command}: interrupted; run the same command again to resume", file=sys.stderr)
+        print(f"\nfinebench {name}: interrupted; run the same command again to resume", file=sys.stderr)
         return 130
-    return 0

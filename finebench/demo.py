@@ -3,10 +3,16 @@
 Generated archives in the official layouts -> `finebench prepare` -> the lite benchmark
 through the real lmms-eval CLI, for the reference responders and a tiny random
 Qwen2.5-VL built on the spot -> result entries -> one table.
+
+All of it happens in a home of its own, ``$FINEBENCH_HOME/demo``: the stand-in images
+must never replace a user's prepared benchmark or few-shot sets, which live beside it.
 """
 
 from __future__ import annotations
 
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Sequence
 
@@ -14,7 +20,9 @@ from . import entries
 from .evalrun import run_lmms_eval
 from .fewshot import prepare_fewshot
 from .fixtures import default_workers, write_archives
-from .home import finebench_home
+from .errors import FinebenchError
+from .evalrun import preflight_evaluation
+from .home import HOME_VARIABLE, finebench_home
 from .ingest import ingest
 from .manifests import load_manifests
 from .prepare import prepare, summary_table
@@ -36,16 +44,25 @@ runs a real model end to end, and it scores near zero because it has learned not
 answers are {TINY_NEW_TOKENS} random tokens). Open-world similarity here uses the offline
 MiniLM encoder ({ENCODER}); the default is the release's SigLIP.
 
+The demo's data, runs and entries are in {{home}}; to look at them:
+  {HOME_VARIABLE}={{home}} finebench status
+  finebench tables --protocol finebench --source {{home}}/results
+
 A real model, on a GPU machine with the archives prepared:
   finebench eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
       --tasks finegrained,finegrained_official --batch_size 1 --log_samples --output_path runs/qwen7b
   finebench ingest runs/qwen7b"""
 
 
+def demo_home() -> Path:
+    """The demo's own FINEBENCH_HOME, inside the user's."""
+    return finebench_home() / "demo"
+
+
 def _model_arguments(model: str, home: Path) -> list[str]:
     if model != TINY_QWEN:
         return ["--model", model]
-    folder = home / "demo-model"
+    folder = home / "model"
     if not (folder / "config.json").is_file():
         build_tiny_qwen2_5_vl(folder)
     return ["--model", "qwen2_5_vl", "--model_args",
@@ -54,7 +71,7 @@ def _model_arguments(model: str, home: Path) -> list[str]:
 
 
 def prepare_demo_data(manifest_source: Path | None, home: Path) -> None:
-    data_root = home / "demo-archives"
+    data_root = home / "archives"
     done = data_root / ".complete"
     if done.is_file():
         print(f"stand-in archives already in {data_root}")
@@ -62,26 +79,52 @@ def prepare_demo_data(manifest_source: Path | None, home: Path) -> None:
         print(f"writing stand-in archives to {data_root}")
         write_archives(data_root, load_manifests(manifest_source), workers=default_workers())
         done.touch()
-    print(summary_table(prepare(data_root, manifest_source)))
-    for path, status in prepare_fewshot(data_root, manifest_source):
+    print(summary_table(prepare(data_root, manifest_source, home=home)))
+    for path, status in prepare_fewshot(data_root, manifest_source, home=home):
         print(f"{status:>10}  {path}")
 
 
+def _evaluate(model: str, home: Path) -> tuple[int, float]:
+    """One model's lite run through the lmms-eval CLI, its output in runs/<model>/log.txt."""
+    started = time.perf_counter()
+    output = home / "runs" / model
+    # The tiny model's matrices are too small to gain from threads, and threads that fight the runs beside
+    # it for the cores cost far more (alone here: 81 s on one thread, 91 s on two; beside a responder: 241 s).
+    code = run_lmms_eval([*_model_arguments(model, home), "--tasks", TASKS, "--log_samples", "--output_path",
+                          str(output)], encoder=ENCODER, home=home, log=output / "log.txt",
+                         variables={"OMP_NUM_THREADS": "1"} if model == TINY_QWEN else None)
+    return code, time.perf_counter() - started
+
+
 def run_demo(manifest_source: Path | None = None, models: Sequence[str] = MODELS) -> list[dict]:
-    home = finebench_home()
+    home = demo_home()
+    print(f"the demo works in {home} ({HOME_VARIABLE}/demo): your own prepared data is not touched")
     prepare_demo_data(manifest_source, home)
+    preflight_evaluation("demo", ["--tasks", TASKS], home)
+    for model in models:
+        _model_arguments(model, home)  # builds the tiny model once, before the runs start side by side
+    # Each run is mostly one busy Python process: side by side, they use the machine's cores.
+    parallel = max(1, min(len(models), os.cpu_count() or 1, 4))
+    print(f"\nlmms-eval --tasks {TASKS}, {len(models)} models, {parallel} at a time:")
+    with ThreadPoolExecutor(parallel) as pool:
+        # the slow model first, so the quick responders fill the other cores meanwhile
+        runs = {model: pool.submit(_evaluate, model, home) for model in sorted(models, key=lambda m: m != TINY_QWEN)}
+        for future in as_completed(runs.values()):
+            model = next(name for name, run in runs.items() if run is future)
+            code, seconds = future.result()
+            print(f"  {model:<16} {'done' if code == 0 else f'FAILED (exit code {code})'} in {seconds:.0f} s, "
+                  f"log {home / 'runs' / model / 'log.txt'}", flush=True)
+    failed = [model for model, run in runs.items() if run.result()[0] != 0]
+    if failed:
+        raise FinebenchError(f"lmms-eval failed for {', '.join(failed)}",
+                             "the end of each log says why: " + ", ".join(str(home / "runs" / m / "log.txt")
+                                                                        for m in failed))
     built = []
     for model in models:
-        output = home / "demo-runs" / model
-        print(f"\n== {model}: lmms-eval --tasks {TASKS}")
-        code = run_lmms_eval([*_model_arguments(model, home), "--tasks", TASKS, "--log_samples",
-                              "--output_path", str(output)], encoder=ENCODER)
-        if code != 0:
-            raise SystemExit(f"lmms-eval failed for {model} (exit code {code})")
-        for path in ingest(output, home / "demo-results", name=model, family=_family(model)):
+        for path in ingest(home / "runs" / model, home / "results", name=model, family=_family(model)):
             built.append(entries.read(path))
     print("\n" + entries.format_comparison(built))
-    print("\n" + EXPLANATION)
+    print("\n" + EXPLANATION.format(home=home))
     return built
 
 

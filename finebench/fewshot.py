@@ -20,7 +20,7 @@ from .archives import READERS, TEST, ArchiveImage
 from .errors import FinebenchError
 from .home import fewshot_dir, prepared_dir
 from .manifests import Manifest, load_manifests
-from .prepare import check_data_root, locate_archives
+from .prepare import check_data_root, locate_archives, refuse_replacing
 from .registry import get_dataset, parse_dataset_list
 from .store import METADATA_FILE, PreparedStore
 
@@ -128,18 +128,28 @@ def write_fewshot_sets(
     shots: int = DEFAULT_SHOTS,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     home: Path | None = None,
+    replace: bool = False,
 ) -> list[tuple[Path, str]]:
-    """Write one parquet per seed; return (path, "written" | "up to date") per set."""
+    """Write one parquet per seed; return (path, "written" | "up to date") per set.
+
+    A set written before from another archive folder is only replaced with ``replace``."""
     reader = READERS[dataset](archive_root)
     pool = training_pool(list(reader.iter_images()), seen, unseen)
     metadata_path = fewshot_dir(home) / METADATA_FILE
     metadata = json.loads(metadata_path.read_text("utf-8")) if metadata_path.is_file() else {}
-    results = []
+    sets = []
     for seed in seeds:
         fewshot = sample_fewshot(pool, dataset, shots, seed)
         _check(fewshot, seen, unseen)
-        path = fewshot_path(dataset, shots, seed, home)
-        fingerprint = _fingerprint(fewshot, archive_root)
+        sets.append((fewshot, fewshot_path(dataset, shots, seed, home), _fingerprint(fewshot, archive_root)))
+    earlier = {fewshot.name: metadata.get(fewshot.name, {}) for fewshot, _, _ in sets}
+    refuse_replacing([(fewshot.name, earlier[fewshot.name]["archive_root"], archive_root)
+                      for fewshot, path, fingerprint in sets
+                      if path.is_file() and earlier[fewshot.name].get("fingerprint") != fingerprint
+                      and Path(earlier[fewshot.name].get("archive_root", archive_root)) != archive_root],
+                     "few-shot sets", fewshot_dir(home), replace)
+    results = []
+    for fewshot, path, fingerprint in sets:
         if path.is_file() and metadata.get(fewshot.name, {}).get("fingerprint") == fingerprint:
             results.append((path, "up to date"))
             continue
@@ -159,6 +169,7 @@ def prepare_fewshot(
     shots: int = DEFAULT_SHOTS,
     seeds: Sequence[int] = DEFAULT_SEEDS,
     home: Path | None = None,
+    replace: bool = False,
 ) -> list[tuple[Path, str]]:
     """Write the k-shot sets of every dataset found under data_root whose train metadata is complete.
 
@@ -178,5 +189,5 @@ def prepare_fewshot(
                 print(f"few-shot sets skipped for {dataset}: {', '.join(missing)} not found under {archive_root}")
                 continue
             results += write_fewshot_sets(dataset, archive_root, manifests[dataset, "seen"],
-                                          manifests[dataset, "unseen"], shots, seeds, home)
+                                          manifests[dataset, "unseen"], shots, seeds, home, replace)
     return results

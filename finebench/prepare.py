@@ -216,6 +216,20 @@ def write_lite(plan: UnitPlan, folder: Path, target: Path, files: Sequence[str])
     imagetable.write_table(target, rows, imagetable.test_item_features())
 
 
+def refuse_replacing(replaced: Sequence[tuple[str, str, Path]], kind: str, where: Path, replace: bool) -> None:
+    """Refuse to overwrite data built from another archive folder (a user's real data, say,
+    with stand-ins) unless asked to with --replace. ``replaced``: (name, recorded root, new root)."""
+    if not replaced or replace:
+        return
+    shown = "\n    ".join(f"{name}: prepared from {old}, now found at {new}" for name, old, new in replaced[:6])
+    more = f"\n    and {len(replaced) - 6} more" if len(replaced) > 6 else ""
+    raise FinebenchError(
+        f"{len(replaced)} {kind} under {where} were built from other archives:\n    {shown}{more}",
+        "pass --replace to rebuild them from the new archives (the old ones are overwritten), or set "
+        "FINEBENCH_HOME to another folder to keep both",
+    )
+
+
 def locate_archives(data_root: Path, keys: Sequence[str], manifests: dict, explicit: bool) -> dict[str, Path]:
     """Each requested dataset's archive root; datasets not found are an error when asked for by name."""
     found, problems = {}, []
@@ -250,8 +264,11 @@ def prepare(
     workers: int | None = None,
     home: Path | None = None,
     progress: bool = True,
+    replace: bool = False,
 ) -> list[UnitOutcome]:
-    """Prepare every (dataset, split) found under data_root; return what was done per unit."""
+    """Prepare every (dataset, split) found under data_root; return what was done per unit.
+
+    A unit prepared before from another archive folder is only rebuilt with ``replace``."""
     root = check_data_root(data_root)
     keys = parse_dataset_list(list(datasets) if datasets else None)
     manifests = load_manifests(manifest_source, keys)
@@ -266,6 +283,9 @@ def prepare(
             plans += [plan_unit(manifest, archive_root, label_check) for manifest in dataset_manifests]
         refuse_missing(plans, allow_missing)
         todo = [plan for plan in plans if not store.is_current(plan.name, plan.fingerprint)]
+        refuse_replacing([(plan.name, record["archive_root"], plan.archive_root) for plan in todo
+                          if (record := store.unit_record(plan.name))
+                          and Path(record["archive_root"]) != plan.archive_root], "prepared units", store.root, replace)
         outcomes = {plan.name: UnitOutcome(plan.name, 0, len(plan.missing), 0, "up to date") for plan in plans}
         with tqdm(total=sum(len(plan.present) for plan in todo), desc="preparing", unit="img",
                   disable=not progress) as bar:

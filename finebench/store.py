@@ -27,8 +27,12 @@ METADATA_FILE = "metadata.json"
 LITE_FILE = "lite.parquet"  # inside the unit folder, so it is swapped in together with the shards
 
 
-def prepare_command(dataset: str | None = None) -> str:
-    selection = f" --datasets {dataset}" if dataset else ""
+def prepare_command(*datasets: str) -> str:
+    """The command that prepares these datasets (all of them when none is named)."""
+    from .registry import DATASET_KEYS
+
+    named = [key for key in DATASET_KEYS if key in datasets]
+    selection = f" --datasets {' '.join(named)}" if named and len(named) < len(DATASET_KEYS) else ""
     return f"finebench prepare --data-root <folder with the archives>{selection}"
 
 

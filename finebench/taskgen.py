@@ -7,6 +7,7 @@ this module is how they were written, and the test suite checks that they still 
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -124,6 +125,20 @@ def _groups(lite: bool) -> dict[str, tuple[list[str], tuple[str, ...]]]:
             groups[f"finegrained_{dataset}"] = (
                 [task_name(v, dataset, s) for v in ("closed", "open") for s in SPLITS], both)
     return groups
+
+
+def selected_units(selection: str) -> set[str]:
+    """The prepared units (``bird_seen``, …) that an lmms-eval --tasks value reads, through its
+    tasks, groups and fnmatch patterns; names that match nothing add nothing (lmms-eval reports them)."""
+    leaves = {name: f"{dataset}_{split}" for lite in (False, True) for name, _, dataset, split in leaf_tasks(lite)}
+    groups = {name: members for lite in (False, True) for name, (members, _) in _groups(lite).items()}
+
+    def units(name: str) -> set[str]:
+        return {leaves[name]} if name in leaves else {unit for member in groups.get(name, ()) for unit in units(member)}
+
+    names = [*leaves, *groups]
+    return {unit for pattern in selection.split(",") if pattern.strip()
+            for name in fnmatch.filter(names, pattern.strip()) for unit in units(name)}
 
 
 def generate() -> dict[str, str]:

@@ -8,7 +8,6 @@ revision that fails when someone else committed the same file first on the Hub).
 from __future__ import annotations
 
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from pathlib import Path
 
@@ -58,10 +57,9 @@ class LocalStorage(Storage):
     def create(self, path: str, data: bytes) -> None:
         target = self.root / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".new", dir=target.parent)
+        handle, staged = atomic.temporary_file_beside(target.parent, target.name, ".new")
         with os.fdopen(handle, "wb") as staged_file:
             staged_file.write(data)
-        staged = Path(name)
         try:
             os.link(staged, target)  # atomic and exclusive: fails if the target exists
         except FileExistsError:

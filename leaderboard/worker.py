@@ -16,10 +16,11 @@ from pathlib import Path
 
 from finebench import entries
 from finebench.errors import FinebenchError
+from finebench.evalrun import preflight_evaluation
 from finebench.ingest import build_entries
 from finebench.runs import read_run
 
-from .queue import Queue, Request
+from .queue import PENDING, Queue, Request
 from .settings import Settings
 from .storage import Storage
 
@@ -90,8 +91,9 @@ def process(request: Request, queue: Queue, results: Storage, settings: Settings
     queue.save(request)
     try:
         arguments = evaluation_arguments(request, folder / "output", lite, extra_model_args, gen_kwargs)
-        command = [sys.executable, "-m", "finebench", "eval", *(["--encoder", encoder] if encoder else []),
-                   *arguments]
+        # The worker ran the preflight before it evaluated this request (run_worker).
+        command = [sys.executable, "-m", "finebench", "eval", "--no-preflight",
+                   *(["--encoder", encoder] if encoder else []), *arguments]
         with Heartbeat(queue, request), open(log_path, "w") as log:
             log.write(f"$ {' '.join(command)}\n")
             log.flush()
@@ -122,6 +124,12 @@ def run_worker(queue: Queue, results: Storage, settings: Settings, once: bool = 
                 return done
             time.sleep(poll_seconds)
             continue
+        try:
+            preflight_evaluation("worker", ["--tasks", TASKS[request.protocol, lite]])
+        except FinebenchError:  # this machine cannot evaluate: the request is not to blame, put it back
+            request.status, request.heartbeat = PENDING, None
+            queue.save(request)
+            raise
         print(f"evaluating {request.model}@{request.revision} ({request.protocol}), request {request.id}")
         process(request, queue, results, settings, lite, extra_model_args, gen_kwargs, encoder)
         print(f"  -> {request.status}")  # process() keeps the request it holds up to date

@@ -1,8 +1,15 @@
-"""Shared fixtures: the official manifests (read-only, from ../shared) and generated archives."""
+"""Shared fixtures: the official manifests (read-only, from ../shared) and generated archives.
+
+Tests whose input is not beside the project (the manifests, the released CoT set, the
+paper's text) skip on a developer's machine, and the summary at the end says how many
+and why. Under CI (CI=true, which .ci/run sets) a skip is a failure: CI must never go
+green on part of the suite.
+"""
 
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -13,6 +20,33 @@ from finebench.manifests import load_manifests
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST_DIR = Path(os.environ.get("FINEBENCH_TEST_MANIFESTS", REPO.parent / "shared" / "reference" / "official-eval"))
 SMALL_LINES = 12  # images per manifest in the small archives
+IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _skip_reason(report) -> str:
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = (f"skipped under CI: {_skip_reason(report)}\n"
+                           "CI must run the whole suite: put ../shared beside the clone (or set "
+                           "FINEBENCH_TEST_MANIFESTS) so that nothing skips")
+
+
+def pytest_terminal_summary(terminalreporter):
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    terminalreporter.section(f"{len(skipped)} test(s) skipped: the suite did not run whole", sep="!")
+    for reason, count in Counter(_skip_reason(report) for report in skipped).most_common():
+        terminalreporter.line(f"{count:>4} × {reason}")
+    terminalreporter.line("under CI (CI=true) each of these is a failure")
 
 
 @pytest.fixture(scope="session")

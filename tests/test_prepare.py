@@ -196,3 +196,45 @@ def test_damaged_metadata_is_reported(home):
     (home / "prepared" / "metadata.json").write_text("{half")
     with pytest.raises(FinebenchError, match="damaged"):
         PreparedStore(home / "prepared").read_metadata()
+
+
+def _files(folder):
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def test_data_from_other_archives_is_replaced_only_when_asked(pet_archive, manifests, manifest_dir, home, tmp_path):
+    from finebench.fewshot import prepare_fewshot
+
+    prepare(pet_archive, manifest_dir, ["pet"], progress=False)
+    prepare_fewshot(pet_archive, manifest_dir, ["pet"], seeds=[1])
+    before = _files(home)
+    other = tmp_path / "stand-ins"  # other images of the same layout: a demo's, or a second download
+    roots = write_archives(other, manifests, ["pet"], train_per_class=5, size=(16, 12), progress=False)
+    with pytest.raises(FinebenchError) as caught:
+        prepare(other, manifest_dir, ["pet"], progress=False)
+    message = str(caught.value)
+    assert "2 prepared units" in message and "pet_seen: prepared from" in message and str(pet_archive) in message
+    assert str(other.resolve()) in message and "--replace" in message
+    with pytest.raises(FinebenchError, match="1 few-shot sets .* built from other archives"):
+        prepare_fewshot(other, manifest_dir, ["pet"], seeds=[1])
+    assert _files(home) == before  # refused before anything was written
+    prepare(other, manifest_dir, ["pet"], progress=False, replace=True)
+    assert [status for _, status in prepare_fewshot(other, manifest_dir, ["pet"], seeds=[1], replace=True)] == \
+        ["written"]
+    metadata = json.loads((home / "prepared" / "metadata.json").read_text())
+    assert {record["archive_root"] for record in metadata["units"].values()} == {str(roots["pet"].resolve())}
+    assert load_unit(home, "pet_seen")[0]["image"].size == (16, 12)
+
+
+def test_prepared_files_have_the_mode_the_umask_gives(pet_archive, manifest_dir, home):
+    from finebench.fewshot import prepare_fewshot
+
+    previous = os.umask(0o002)  # a team's shared folder: group-writable
+    try:
+        prepare(pet_archive, manifest_dir, ["pet"], progress=False)
+        prepare_fewshot(pet_archive, manifest_dir, ["pet"], seeds=[1])
+    finally:
+        os.umask(previous)
+    written = [path for path in home.rglob("*") if path.is_file()]
+    assert len(written) >= 8  # shards, lite files, metadata, the lock, the few-shot set and its metadata
+    assert {oct(path.stat().st_mode & 0o777) for path in written} == {oct(0o664)}

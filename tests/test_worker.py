@@ -39,8 +39,15 @@ def responder_request(name, settings, protocol="finebench"):
 
 def test_round_trip_from_submission_to_published_row(deployment):
     settings, queue, results = deployment
-    request = queue.submit(responder_request("first_option", settings, protocol="official"))
-    assert run_worker(queue, results, settings, once=True, lite=True) == 1
+    previous_umask = os.umask(0o027)  # the queue, the run and the entry must honour it (a team's shared host)
+    try:
+        request = queue.submit(responder_request("first_option", settings, protocol="official"))
+        assert run_worker(queue, results, settings, once=True, lite=True) == 1
+    finally:
+        os.umask(previous_umask)
+    written = [Path(settings.queue) / "requests" / f"{request.id}.json", *settings.results_dirs[0].glob("*.json"),
+               *(settings.runs_dir / request.id).rglob("*.json*"), settings.runs_dir / request.id / "log.txt"]
+    assert len(written) > 4 and {oct(path.stat().st_mode & 0o777) for path in written} == {oct(0o640)}
     done = queue.get(request.id)
     assert done.status == FINISHED, done.reason
     assert (settings.runs_dir / request.id / "log.txt").is_file() and done.log.endswith("log.txt")
@@ -86,6 +93,18 @@ def test_publish_validates_and_keeps_revisions_apart(tmp_path):
     with pytest.raises(FinebenchError, match="not a valid result entry"):
         publish({**entry, "source": "rumour", "model": {"name": "other"}}, results)
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([Path(main).name, Path(second).name])
+
+
+def test_a_machine_that_cannot_evaluate_leaves_the_request_pending(deployment, tmp_path, monkeypatch):
+    settings, queue, results = deployment
+    request = queue.submit(responder_request("ground_truth", settings))
+    monkeypatch.setenv("FINEBENCH_HOME", str(tmp_path / "nothing-prepared"))
+    with pytest.raises(FinebenchError, match="before any generation") as caught:
+        run_worker(queue, results, settings, once=True, lite=True)
+    assert "finebench prepare" in caught.value.fix
+    pending = queue.get(request.id)
+    assert pending.status == PENDING and pending.reason is None  # not the submitter's fault
+    assert not (settings.runs_dir / request.id).exists()
 
 
 def test_a_failing_evaluation_is_marked_failed_with_its_reason(deployment, tmp_path):

@@ -7,7 +7,7 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from finebench.cli import _add_datasets, _add_manifests, _positive
+from finebench.cli import _add_datasets, _add_manifests, _positive, needs
 from finebench.errors import FinebenchError
 from finebench.home import finebench_home
 from finebench.registry import DATASET_KEYS
@@ -40,9 +40,9 @@ def add_train_commands(commands) -> None:
     _add_cot(stages)
     _add_sft(stages)
     _add_tapo(stages)
-    curves = stages.add_parser("curves", help="draw a run's training curves (loss, reward, KL, …) to a PNG",
+    curves = needs(stages.add_parser("curves", help="draw a run's training curves (loss, reward, KL, …) to a PNG",
                                description="Read the newest trainer_state.json of a `finebench train sft|tapo` run "
-                                           "(finished or still going) and draw one panel per logged quantity.")
+                                           "(finished or still going) and draw one panel per logged quantity."), "train")
     curves.add_argument("run", type=Path, help="the run's --output folder")
     configs = stages.add_parser("launch-config", help="path of a shipped accelerate config (zero3, fsdp, ddp)",
                                 description="Print the path of an accelerate config shipped with finebench, for "
@@ -51,10 +51,11 @@ def add_train_commands(commands) -> None:
 
 
 def _add_data(stages) -> None:
-    data = stages.add_parser("data", help="TAPO triplets and training rows from the k-shot sets",
+    data = needs(stages.add_parser("data", help="TAPO triplets and training rows from the k-shot sets",
                              description="For every anchor of the k-shot sets: a positive (same class) and a "
                                          "negative (the most similar other seen class). Writes the nearest-class "
-                                         "tables, triplets.jsonl and tapo_train.parquet (and the EasyR1 export).")
+                                         "tables, triplets.jsonl and tapo_train.parquet (and the EasyR1 export)."),
+                 "eval")  # the default similarity is a text encoder
     _add_datasets(data)
     data.add_argument("--shots", type=_positive, default=4)
     data.add_argument("--seed", type=int, default=1, help="the k-shot set's seed (default 1)")
@@ -77,11 +78,11 @@ def _add_import_cot(stages) -> None:
 
 
 def _add_cot(stages) -> None:
-    cot = stages.add_parser("cot", help="construct CoT SFT data with a teacher MLLM (paper §4.2)",
+    cot = needs(stages.add_parser("cot", help="construct CoT SFT data with a teacher MLLM (paper §4.2)",
                             description="One image per seen class: captions -> visual concepts -> the structured "
                                         "prompt of the paper's Table 5, resampled until the prediction names the "
                                         "class; mixed-language answers and predictions outside their candidates "
-                                        "are dropped. Resumable.")
+                                        "are dropped. Resumable."), "eval")  # concepts are ranked by a text encoder
     cot.add_argument("--teacher", required=True,
                      help="openai:<base url>:<model> (vLLM/SGLang/any OpenAI-compatible server), hf:<id or folder>, "
                           "or vllm:<id or folder>")
@@ -96,10 +97,10 @@ def _add_cot(stages) -> None:
 
 
 def _add_sft(stages) -> None:
-    sft = stages.add_parser("sft", help="CoT SFT on TRL's SFTTrainer (loss on the completion only)",
+    sft = needs(stages.add_parser("sft", help="CoT SFT on TRL's SFTTrainer (loss on the completion only)",
                             description="Fine-tune a Qwen2.5-VL-like model on CoT data (JSONL in TRL's "
                                         "prompt/completion format, e.g. the imported release set) with the "
-                                        "released hyperparameters; writes a checkpoint and model card.")
+                                        "released hyperparameters; writes a checkpoint and model card."), "train")
     sft.add_argument("--model", required=True, help="base model: Hub id or folder")
     sft.add_argument("--data", type=Path, required=True, help="JSONL of prompt/completion/images records")
     sft.add_argument("--output", type=Path, required=True)
@@ -119,10 +120,10 @@ def _add_report_to(parser) -> None:
 
 
 def _add_tapo(stages) -> None:
-    tapo = stages.add_parser("tapo", help="TAPO (or an ablation) on TRL's GRPOTrainer",
+    tapo = needs(stages.add_parser("tapo", help="TAPO (or an ablation) on TRL's GRPOTrainer",
                              description="Reinforcement learning from the CoT SFT checkpoint on the rows of "
                                          "`finebench train data`. Presets: " + ", ".join(PRESETS) + ". Resumes "
-                                         "from the last checkpoint in OUTPUT/trainer.")
+                                         "from the last checkpoint in OUTPUT/trainer."), "train")
     tapo.add_argument("--model", required=True, help="the CoT SFT checkpoint (Hub id or folder)")
     tapo.add_argument("--data", type=Path, required=True, help="tapo_train.parquet or the folder holding it")
     tapo.add_argument("--output", type=Path, required=True)

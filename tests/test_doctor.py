@@ -1,0 +1,128 @@
+"""`finebench doctor` and the preflight of the evaluation commands: every blocker named, with its fix,
+in seconds, before any generation."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+import pytest
+
+from finebench import doctor
+from finebench.errors import FinebenchError
+
+UNWRITABLE = "/proc/finebench-home"  # refused even to root, unlike a chmod-ed folder
+
+
+def run_finebench(*arguments, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "finebench", *arguments], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+def rows(report):
+    return {check["name"]: check for check in report["checks"]}
+
+
+def test_a_broken_machine_gets_each_blocker_named_and_a_non_zero_exit():
+    started = time.monotonic()
+    result = run_finebench("doctor", "--json", "--encoder", "google/siglip-base-patch16-256",
+                           env={"FINEBENCH_HOME": UNWRITABLE, "HF_HUB_OFFLINE": "1",
+                                "FINEBENCH_QUEUE": UNWRITABLE + "/queue"})
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    found = rows(report)
+    assert report["blockers"] == sum(check["status"] == "fail" for check in report["checks"]) >= 4
+    assert found["text encoder"]["status"] == "fail" and "offline" in found["text encoder"]["found"]
+    assert "--encoder minilm" in found["text encoder"]["fix"]
+    assert found["FINEBENCH_HOME"]["status"] == "fail" and "not writable" in found["FINEBENCH_HOME"]["found"]
+    assert found["queue"]["status"] == "fail"
+    assert found["prepared data"]["status"] == "fail" and "finebench prepare" in found["prepared data"]["fix"]
+    assert found["lmms-eval"]["status"] == "ok" and found["tasks"]["status"] == "ok"
+    assert time.monotonic() - started < 120  # offline is found out in seconds, not after retries
+
+
+def _copy_home(prepared_home, tmp_path):
+    home = tmp_path / "home"
+    for folder in ("prepared", "fewshot"):
+        shutil.copytree(prepared_home / folder, home / folder)
+    return home
+
+
+def test_stale_or_damaged_prepared_data_is_named_per_unit(prepared_home, tmp_path, monkeypatch, manifest_dir):
+    home = _copy_home(prepared_home, tmp_path)
+    metadata_path = home / "prepared" / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    metadata["manifests"]["car_unseen.jsonl"]["sha256"] = "0" * 64  # prepared from another manifest
+    metadata_path.write_text(json.dumps(metadata))
+    (home / "prepared" / "bird_seen" / metadata["units"]["bird_seen"]["files"][0]).unlink()
+    monkeypatch.setenv("FINEBENCH_MANIFESTS", str(manifest_dir))
+    found = {check.name: check for check in doctor.check_prepared(home=home, against_archives=True)}
+    assert found["prepared car_unseen"].status == doctor.FAIL and "not the pinned one" in found["prepared car_unseen"].found
+    assert found["prepared bird_seen"].status == doctor.FAIL and "files are gone" in found["prepared bird_seen"].found
+    assert "--datasets bird" in found["prepared bird_seen"].fix
+    assert found["prepared dog_seen"].status == doctor.OK
+
+
+def test_images_changed_since_prepare_are_a_warning(prepared_home, tmp_path, monkeypatch, manifest_dir, manifests):
+    home = _copy_home(prepared_home, tmp_path)
+    archives = tmp_path / "archives"
+    shutil.copytree(prepared_home / "archives" / "oxford-iiit-pet", archives / "oxford-iiit-pet", symlinks=True)
+    metadata_path = home / "prepared" / "metadata.json"
+    metadata = json.loads(metadata_path.read_text())
+    for name in ("pet_seen", "pet_unseen"):
+        metadata["units"][name]["archive_root"] = str(archives / "oxford-iiit-pet")
+    metadata_path.write_text(json.dumps(metadata))
+    line = manifests["pet", "unseen"].lines[0]
+    (archives / "oxford-iiit-pet" / line.archive_path).write_bytes(b"another image")
+    monkeypatch.setenv("FINEBENCH_MANIFESTS", str(manifest_dir))
+    found = {check.name: check for check in doctor.check_prepared(["pet_seen", "pet_unseen"], home=home,
+                                                                   against_archives=True)}
+    assert found["prepared pet_seen"].status == doctor.OK  # copied with their times: unchanged
+    assert found["prepared pet_unseen"].status == doctor.WARN and "changed since" in found["prepared pet_unseen"].found
+
+
+def test_the_lock_check_names_what_differs(tmp_path):
+    lock = tmp_path / "constraints.txt"
+    lock.write_text("numpy==0.0.1  # via finebench\nnot-installed-anywhere==1.0\n")
+    check = doctor.check_lock(lock)
+    assert check.status == doctor.WARN and "numpy" in check.found and "(lock 0.0.1)" in check.found
+    assert "-c" in check.fix
+
+
+def test_eval_stops_before_any_generation_when_the_data_is_not_prepared(tmp_path):
+    started = time.monotonic()
+    result = run_finebench("eval", "--model", "ground_truth", "--tasks", "finegrained_lite_bird_seen_closed",
+                           "--log_samples", "--output_path", str(tmp_path / "run"),
+                           env={"FINEBENCH_HOME": str(tmp_path / "empty-home")})
+    assert result.returncode == 2
+    assert "prepared data: 1 unit not prepared" in result.stderr and "bird_seen" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].strip() == \
+        "fix: run `finebench prepare --data-root <folder with the archives> --datasets bird`"
+    assert not (tmp_path / "run").exists()  # lmms-eval never started
+    assert time.monotonic() - started < 90
+
+
+def test_the_preflight_probes_lmms_eval_once_per_installed_environment(prepared_home, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    shutil.copytree(prepared_home / "prepared", home / "prepared")
+    probes = []
+    real_probe = doctor.run_probe
+    monkeypatch.setattr(doctor, "run_probe", lambda *args: probes.append(args) or real_probe(*args))
+    for _ in range(2):
+        checks = doctor.preflight({"bird_seen", "pet_unseen"}, tmp_path / "run", home)
+        assert not [check for check in checks if check.blocks] and len(probes) == 1
+    monkeypatch.setattr(doctor, "environment_key", lambda: "something-was-upgraded")
+    doctor.preflight({"bird_seen"}, None, home)
+    assert len(probes) == 2  # a changed environment is probed again
+    with pytest.raises(FinebenchError, match="not prepared"):
+        doctor.require_preflight("eval", {"bird_seen"}, None, tmp_path / "empty")
+
+
+def test_a_failing_evaluator_is_a_blocker_that_is_never_remembered(tmp_path, monkeypatch):
+    broken = {"evaluator": {"ok": False, "error": "ModuleNotFoundError: No module named 'filelock._api'"}}
+    monkeypatch.setattr(doctor, "run_probe", lambda *args: broken)
+    [check] = doctor.lmms_eval_checks(doctor.evaluator_report(tmp_path), tasks_checked=False)
+    assert check.blocks and "filelock._api" in check.found and "-c" in check.fix
+    assert not (tmp_path / "cache").exists()
