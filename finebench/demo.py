@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Sequence
 
 from . import entries
-from .evalrun import run_lmms_eval
 from .fewshot import prepare_fewshot
 from .fixtures import default_workers, write_archives
 from .errors import FinebenchError
-from .evalrun import preflight_evaluation
+from .evalrun import PathLinks, preflight_evaluation, run_lmms_eval
 from .home import HOME_VARIABLE, finebench_home
 from .ingest import ingest
 from .manifests import load_manifests
@@ -59,15 +58,20 @@ def demo_home() -> Path:
     return finebench_home() / "demo"
 
 
-def _model_arguments(model: str, home: Path) -> list[str]:
-    if model != TINY_QWEN:
-        return ["--model", model]
+def tiny_model(home: Path) -> Path:
+    """The tiny random Qwen2.5-VL, built in the demo's home the first time."""
     folder = home / "model"
     if not (folder / "config.json").is_file():
         build_tiny_qwen2_5_vl(folder)
+    return folder
+
+
+def _model_arguments(model: str, home: Path, links: PathLinks) -> list[str]:
+    if model != TINY_QWEN:
+        return ["--model", model]
     return ["--model", "qwen2_5_vl", "--model_args",
-            f"pretrained={folder},device=cpu,device_map=cpu,min_pixels={MIN_PIXELS},max_pixels={MAX_PIXELS}",
-            "--gen_kwargs", f"max_new_tokens={TINY_NEW_TOKENS}"]
+            f"pretrained={links.carry(tiny_model(home))},device=cpu,device_map=cpu,min_pixels={MIN_PIXELS},"
+            f"max_pixels={MAX_PIXELS}", "--gen_kwargs", f"max_new_tokens={TINY_NEW_TOKENS}"]
 
 
 def prepare_demo_data(manifest_source: Path | None, home: Path) -> None:
@@ -79,8 +83,10 @@ def prepare_demo_data(manifest_source: Path | None, home: Path) -> None:
         print(f"writing stand-in archives to {data_root}")
         write_archives(data_root, load_manifests(manifest_source), workers=default_workers())
         done.touch()
-    print(summary_table(prepare(data_root, manifest_source, home=home)))
-    for path, status in prepare_fewshot(data_root, manifest_source, home=home):
+    # replace: what the demo's home holds came from the demo's own stand-ins (a copied or moved home
+    # has other file times), and nothing of the user's lives there
+    print(summary_table(prepare(data_root, manifest_source, home=home, replace=True)))
+    for path, status in prepare_fewshot(data_root, manifest_source, home=home, replace=True):
         print(f"{status:>10}  {path}")
 
 
@@ -90,9 +96,10 @@ def _evaluate(model: str, home: Path) -> tuple[int, float]:
     output = home / "runs" / model
     # The tiny model's matrices are too small to gain from threads, and threads that fight the runs beside
     # it for the cores cost far more (alone here: 81 s on one thread, 91 s on two; beside a responder: 241 s).
-    code = run_lmms_eval([*_model_arguments(model, home), "--tasks", TASKS, "--log_samples", "--output_path",
-                          str(output)], encoder=ENCODER, home=home, log=output / "log.txt",
-                         variables={"OMP_NUM_THREADS": "1"} if model == TINY_QWEN else None)
+    with PathLinks() as links:
+        code = run_lmms_eval([*_model_arguments(model, home, links), "--tasks", TASKS, "--log_samples",
+                              "--output_path", str(output)], encoder=ENCODER, home=home, log=output / "log.txt",
+                             variables={"OMP_NUM_THREADS": "1"} if model == TINY_QWEN else None)
     return code, time.perf_counter() - started
 
 
@@ -101,8 +108,8 @@ def run_demo(manifest_source: Path | None = None, models: Sequence[str] = MODELS
     print(f"the demo works in {home} ({HOME_VARIABLE}/demo): your own prepared data is not touched")
     prepare_demo_data(manifest_source, home)
     preflight_evaluation("demo", ["--tasks", TASKS], home)
-    for model in models:
-        _model_arguments(model, home)  # builds the tiny model once, before the runs start side by side
+    if TINY_QWEN in models:
+        tiny_model(home)  # built once, before the runs start side by side
     # Each run is mostly one busy Python process: side by side, they use the machine's cores.
     parallel = max(1, min(len(models), os.cpu_count() or 1, 4))
     print(f"\nlmms-eval --tasks {TASKS}, {len(models)} models, {parallel} at a time:")

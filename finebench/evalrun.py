@@ -3,27 +3,68 @@
 Everything after `finebench eval` goes to lmms-eval unchanged, plus `--include_path
 <tasks folder>` (unless given) and the text encoder chosen with `--encoder`. lmms-eval
 exits 0 on many errors, so when --output_path is given the wrapper checks that a new
-results file appeared and fails loudly otherwise.
+results file appeared and fails loudly otherwise. lmms-eval reads --output_path (and
+--model_args) as key=value pairs split on ',': a folder whose path holds ',' or '=' is
+handed to it as a symlink in a private temporary folder (PathLinks).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from .encoders import ENCODER_VARIABLE
+from .errors import FinebenchError
 from .home import HOME_VARIABLE
 from .taskgen import tasks_dir
 
+SEPARATORS = ",="  # lmms-eval splits the values of --output_path and --model_args on these
+PATH_OPTIONS = ("--output_path", "--include_path")
 
-def lmms_eval_command(arguments: Sequence[str]) -> list[str]:
+
+class PathLinks:
+    """Paths lmms-eval can carry: one holding a separator becomes a symlink in a private temporary
+    folder for as long as the context lasts; the others pass unchanged."""
+
+    def __enter__(self) -> "PathLinks":
+        self._folder: Path | None = None
+        return self
+
+    def carry(self, path: str | Path) -> str:
+        if not any(character in str(path) for character in SEPARATORS):
+            return str(path)
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="finebench-links-"))
+            if any(character in str(self._folder) for character in SEPARATORS):
+                raise FinebenchError(f"{path} holds ',' or '=', which lmms-eval cannot read in a path, and so does "
+                                     f"the temporary folder {self._folder}", "set TMPDIR to a plain folder")
+        target = Path(path).absolute()
+        target.mkdir(parents=True, exist_ok=True)  # every path handed over is a folder; lmms-eval fills it
+        link = self._folder / str(len(list(self._folder.iterdir())))
+        link.symlink_to(target)
+        return str(link)
+
+    def __exit__(self, *exc) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def lmms_eval_command(arguments: Sequence[str], links: PathLinks) -> list[str]:
     arguments = list(arguments)
     if "--include_path" not in arguments:
         arguments += ["--include_path", str(tasks_dir())]
+    for index, argument in enumerate(arguments):
+        if index > 0 and arguments[index - 1] in PATH_OPTIONS:
+            arguments[index] = links.carry(argument)
+        elif argument.startswith(tuple(f"{option}=" for option in PATH_OPTIONS)):
+            option, value = argument.split("=", 1)
+            arguments[index] = f"{option}={links.carry(value)}"
     return [sys.executable, "-m", "lmms_eval", *arguments]
 
 
@@ -58,13 +99,14 @@ def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Pa
     if home is not None:
         environment[HOME_VARIABLE] = str(home)
     started = time.time()
-    if log is None:
-        code = subprocess.call(lmms_eval_command(arguments), env=environment)
-    else:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "w") as handle:
-            code = subprocess.call(lmms_eval_command(arguments), env=environment, stdout=handle,
-                                   stderr=subprocess.STDOUT)
+    with PathLinks() as links:
+        command = lmms_eval_command(arguments, links)
+        if log is None:
+            code = subprocess.call(command, env=environment)
+        else:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "w") as handle:
+                code = subprocess.call(command, env=environment, stdout=handle, stderr=subprocess.STDOUT)
     output = _option(arguments, "--output_path")
     if code == 0 and output:
         fresh = [path for path in Path(output).rglob("*_results.json") if path.stat().st_mtime >= started]
