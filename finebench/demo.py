@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Sequence
 
-from . import entries
+from . import atomic, entries
 from .fewshot import prepare_fewshot
 from .fixtures import default_workers, write_archives
 from .errors import FinebenchError
@@ -105,6 +105,13 @@ def _evaluate(model: str, home: Path) -> tuple[int, float]:
 
 def run_demo(manifest_source: Path | None = None, models: Sequence[str] = MODELS) -> list[dict]:
     home = demo_home()
+    busy = FinebenchError(f"another finebench demo is running in {home}",
+                          "wait for it to finish (two would write into the same runs), or set FINEBENCH_HOME elsewhere")
+    with atomic.exclusive(home / ".demo.lock", busy):
+        return _run_demo(home, manifest_source, models)
+
+
+def _run_demo(home: Path, manifest_source: Path | None, models: Sequence[str]) -> list[dict]:
     print(f"the demo works in {home} ({HOME_VARIABLE}/demo): your own prepared data is not touched")
     prepare_demo_data(manifest_source, home)
     preflight_evaluation("demo", ["--tasks", TASKS], home)

@@ -281,7 +281,8 @@ def _unit_problem(store: PreparedStore, name: str, record: dict, manifests: dict
     recorded = manifests.get(f"{name}.jsonl", {}).get("sha256")
     if recorded != spec.sha256:
         return FAIL, f"prepared from a manifest that is not the pinned one (sha256 {str(recorded)[:12]}…)"
-    absent = [file for file in [*record["files"], record["lite"]["file"]] if not (store.unit_dir(name) / file).is_file()]
+    files = [*record["files"], record["lite"]["file"]]
+    absent = [file for file in files if not (store.unit_dir(name) / file).is_file()]
     if absent:
         return FAIL, f"{len(absent)} of its files are gone, e.g. {store.unit_dir(name) / absent[0]}"
     if record["rows"] + len(record["missing"]) + len(record["unreadable"]) != spec.lines:

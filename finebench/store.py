@@ -13,11 +13,9 @@ replaced whole, so a reader sees either the previous complete data or the new on
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import shutil
 from pathlib import Path
-from typing import Iterator
 
 from . import __version__, atomic
 from .errors import FinebenchError
@@ -92,20 +90,11 @@ class PreparedStore:
             for previous in self.root.glob("*.previous"):
                 atomic.recover_directory(previous.with_name(previous.name.removesuffix(".previous")))
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> contextlib.AbstractContextManager:
         """Hold an exclusive lock for a whole prepare run: two writers would corrupt metadata.json."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise FinebenchError(f"another finebench prepare is writing to {self.root}",
-                                     "wait for it to finish, or use another FINEBENCH_HOME") from None
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        busy = FinebenchError(f"another finebench prepare is writing to {self.root}",
+                              "wait for it to finish, or use another FINEBENCH_HOME")
+        return atomic.exclusive(self.root / ".lock", busy)
 
     def data_files(self, dataset: str, split: str, lite: bool = False) -> list[Path]:
         """The parquet files of one prepared (dataset, split), or an error saying how to make them."""

@@ -73,3 +73,14 @@ def test_baselines_run_appends_the_extra_model_arguments(home, monkeypatch, caps
     assert commands[0][:4] == ["--model", "finebench_clip", "--model_args", "name=siglip-l,device=cpu"]
     assert preflights == [("baselines run", commands[0])]  # checked before the run
     assert "lmms-eval failed for SigLIP-L" in capsys.readouterr().err
+
+
+def test_a_second_demo_in_the_same_home_is_refused_at_once(home, capsys):
+    from finebench import atomic
+    from finebench.demo import demo_home
+    from finebench.errors import FinebenchError as Busy
+
+    with atomic.exclusive(demo_home() / ".demo.lock", Busy("held by the first demo")):
+        assert main(["demo", "--models", "ground_truth"]) == 2
+    assert "another finebench demo is running in" in capsys.readouterr().err
+    assert not (demo_home() / "archives").exists()  # refused before writing anything

@@ -59,7 +59,8 @@ def test_stale_or_damaged_prepared_data_is_named_per_unit(prepared_home, tmp_pat
     (home / "prepared" / "bird_seen" / metadata["units"]["bird_seen"]["files"][0]).unlink()
     monkeypatch.setenv("FINEBENCH_MANIFESTS", str(manifest_dir))
     found = {check.name: check for check in doctor.check_prepared(home=home, against_archives=True)}
-    assert found["prepared car_unseen"].status == doctor.FAIL and "not the pinned one" in found["prepared car_unseen"].found
+    car = found["prepared car_unseen"]
+    assert car.status == doctor.FAIL and "not the pinned one" in car.found
     assert found["prepared bird_seen"].status == doctor.FAIL and "files are gone" in found["prepared bird_seen"].found
     assert "--datasets bird" in found["prepared bird_seen"].fix
     assert found["prepared dog_seen"].status == doctor.OK

@@ -148,7 +148,8 @@ def run_core(python, *arguments, home):
 
 
 def test_the_core_environment_lacks_every_extra(core_python):
-    probe = "import importlib.util as u; print([m for m in ('gradio', 'lmms_eval', 'trl', 'open_clip') if u.find_spec(m)])"
+    probe = ("import importlib.util as u; "
+             "print([m for m in ('gradio', 'lmms_eval', 'trl', 'open_clip') if u.find_spec(m)])")
     assert subprocess.run([core_python, "-c", probe], capture_output=True, text=True).stdout.strip() == "[]"
 
 

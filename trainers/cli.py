@@ -40,9 +40,10 @@ def add_train_commands(commands) -> None:
     _add_cot(stages)
     _add_sft(stages)
     _add_tapo(stages)
-    curves = needs(stages.add_parser("curves", help="draw a run's training curves (loss, reward, KL, …) to a PNG",
-                               description="Read the newest trainer_state.json of a `finebench train sft|tapo` run "
-                                           "(finished or still going) and draw one panel per logged quantity."), "train")
+    curves = needs(stages.add_parser(
+        "curves", help="draw a run's training curves (loss, reward, KL, …) to a PNG",
+        description="Read the newest trainer_state.json of a `finebench train sft|tapo` run (finished or still "
+                    "going) and draw one panel per logged quantity."), "train")
     curves.add_argument("run", type=Path, help="the run's --output folder")
     configs = stages.add_parser("launch-config", help="path of a shipped accelerate config (zero3, fsdp, ddp)",
                                 description="Print the path of an accelerate config shipped with finebench, for "
