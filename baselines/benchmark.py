@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from finebench.fixtures import render_jpeg
-from finebench.manifests import load_manifests
-from finebench.registry import get_dataset
+from finebench.data.fixtures import render_jpeg
+from finebench.data.manifests import load_manifests
+from finebench.data.registry import get_dataset
 
 from .clip import Encoder, choose, class_embeddings, template_set
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from finebench import atomic
 from finebench.errors import FinebenchError
-from finebench.registry import get_dataset
+from finebench.data.registry import get_dataset
 
 KNOWN = {  # the paper's four, by short name -> (open_clip architecture, pretrained tag)
     "clip-l": ("ViT-L-14-336", "openai"),

@@ -15,8 +15,8 @@ from lmms_eval.api.model import lmms
 from tqdm.auto import tqdm
 
 from finebench.home import finebench_home
-from finebench.registry import get_dataset
-from finebench.responders import formatted, options_in_prompt
+from finebench.data.registry import get_dataset
+from finebench.harness.responders import formatted, options_in_prompt
 
 from .clip import ClassEmbeddingCache, Encoder, choose, template_set
 

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .errors import FinebenchError
+from finebench.errors import FinebenchError
 
 
 def _disk_full_error(path: Path) -> FinebenchError:

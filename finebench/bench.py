@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .fixtures import FULL_SIZE, default_workers, write_archives
-from .home import prepared_dir
-from .manifests import TOTAL_LINES, load_manifests
-from .registry import parse_dataset_list
-from .store import PreparedStore
+from finebench.data.fixtures import FULL_SIZE, default_workers, write_archives
+from finebench.home import prepared_dir
+from finebench.data.manifests import TOTAL_LINES, load_manifests
+from finebench.data.registry import parse_dataset_list
+from finebench.data.store import PreparedStore
 
 TARGET_SECONDS = 600
 TARGET_PEAK_BYTES = 2 * 2**30
@@ -121,9 +121,9 @@ def _open_world_lines(manifest_source: Path | None, seed: int = 0) -> tuple[list
     """
     import random
 
-    from .classnames import official_super_category
-    from .prepare import sample_id
-    from .registry import get_dataset
+    from finebench.data.classnames import official_super_category
+    from finebench.data.prepare import sample_id
+    from finebench.data.registry import get_dataset
 
     rng = random.Random(seed)
     docs, outputs = [], []
@@ -145,8 +145,8 @@ def _open_world_lines(manifest_source: Path | None, seed: int = 0) -> tuple[list
 
 def _released_similarities(encoder, doc: dict, output: str) -> tuple[float, float]:
     """The release's per-line computation: four batch-1 encoder calls, nothing cached."""
-    from .metrics import official_open_text, relative_similarity
-    from .parsing import official_answer
+    from finebench.scoring.metrics import official_open_text, relative_similarity
+    from finebench.scoring.parsing import official_answer
 
     def embed(text: str):
         vector = encoder._embed_batch([text])[0]
@@ -162,8 +162,8 @@ def bench_scoring(manifest_source: Path | None = None, encoder_name: str = "mini
     """Time finebench's cached, batched open-world scoring against the release's per-line approach."""
     import random
 
-    from .encoders import create_encoder
-    from .scoring import score_open_batch
+    from finebench.scoring.encoders import create_encoder
+    from finebench.scoring.scoring import score_open_batch
 
     docs, outputs = _open_world_lines(manifest_source)
     fresh = create_encoder(encoder_name)  # not load_encoder's: an empty cache, so class names are encoded in the timing
@@ -189,7 +189,7 @@ def bench_scoring(manifest_source: Path | None = None, encoder_name: str = "mini
 
 def bench_harness(manifest_source: Path | None = None, workdir: Path | None = None) -> str:
     """The harness's own cost per line: the ground_truth responder through lmms-eval on the full benchmark."""
-    from .evalrun import run_lmms_eval
+    from finebench.harness.evalrun import run_lmms_eval
 
     owned = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix="finebench-harness-"))
@@ -199,7 +199,7 @@ def bench_harness(manifest_source: Path | None = None, workdir: Path | None = No
     os.environ.update(environment)
     try:
         if not PreparedStore(prepared_dir(home)).metadata_path.is_file():
-            from .prepare import prepare
+            from finebench.data.prepare import prepare
 
             write_archives(workdir / "data", load_manifests(manifest_source), workers=default_workers())
             prepare(workdir / "data", manifest_source)

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .entries import FAMILIES
-from .errors import FinebenchError
-from .registry import DATASET_KEYS
-from .tables import FORMATS, TABLES
+from finebench.results.entries import FAMILIES
+from finebench.errors import FinebenchError
+from finebench.data.registry import DATASET_KEYS
+from finebench.results.tables import FORMATS, TABLES
 
 DESCRIPTION = """\
 finebench: fine-grained visual recognition benchmark for multimodal LLMs (the six datasets
@@ -74,7 +74,7 @@ def needs(parser: argparse.ArgumentParser, *names: str) -> argparse.ArgumentPars
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from finebench import __version__
 
     parser = argparse.ArgumentParser(prog="finebench", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_datasets(fixtures)
     fixtures.add_argument("--lines-per-split", type=_positive, help="images per manifest (default: all)")
     fixtures.add_argument("--train-per-class", type=_positive, default=5, help="training images per class (default 5)")
-    from .fixtures import LAYOUTS  # the one list of layouts (costs ~50 ms of numpy import at start-up)
+    from finebench.data.fixtures import LAYOUTS  # the one list of layouts (costs ~50 ms of numpy import at start-up)
     fixtures.add_argument("--layout", choices=LAYOUTS, default="official",
                           help="folder names: as the official downloads extract, or as the Fine-R1 manifests")
     fixtures.add_argument("--size", type=_size, default=(32, 24), help="JPEG size WxH (default 32x24)")
@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ingest = commands.add_parser(
         "ingest", help="turn an lmms-eval run into result entries (one per protocol)",
-        description="Build result entries (finebench.entries, schema version 1) with 95%% bootstrap "
+        description="Build result entries (finebench.results.entries, schema version 1) with 95%% bootstrap "
                     "intervals and provenance from an lmms-eval output folder, write them and print them.")
     ingest.add_argument("run", type=Path, help="the lmms-eval --output_path folder (run with --log_samples)")
     ingest.add_argument("--output-dir", type=Path, help="where to write (default: $FINEBENCH_HOME/results)")
@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_baseline.add_argument("--encoder", help="text encoder for the open-world similarity")
     run_baseline.add_argument("--limit", type=_positive, help="lmms-eval --limit, for a quick check")
 
-    from .trainers.cli import add_train_commands  # here: that module reads this one's helpers
+    from finebench.trainers.cli import add_train_commands  # here: that module reads this one's helpers
 
     add_train_commands(commands)
 
@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_prepare(args: argparse.Namespace) -> None:
-    from .prepare import prepare, summary_table
+    from finebench.data.prepare import prepare, summary_table
 
     print(summary_table(prepare(args.data_root, args.manifests, args.datasets, args.allow_missing, args.workers,
                                 replace=args.replace)))
@@ -284,7 +284,7 @@ def run_prepare(args: argparse.Namespace) -> None:
 
 
 def run_fewshot(args: argparse.Namespace) -> None:
-    from .fewshot import prepare_fewshot
+    from finebench.data.fewshot import prepare_fewshot
 
     for path, status in prepare_fewshot(args.data_root, args.manifests, args.datasets, args.shots, args.seeds,
                                         replace=args.replace):
@@ -292,7 +292,7 @@ def run_fewshot(args: argparse.Namespace) -> None:
 
 
 def run_manifests(args: argparse.Namespace) -> None:
-    from .manifests import load_manifests
+    from finebench.data.manifests import load_manifests
 
     manifests = load_manifests(args.manifests)
     for (dataset, split), manifest in manifests.items():
@@ -302,8 +302,8 @@ def run_manifests(args: argparse.Namespace) -> None:
 
 
 def run_status(args: argparse.Namespace) -> None:
-    from .home import fewshot_dir, prepared_dir
-    from .store import PreparedStore
+    from finebench.home import fewshot_dir, prepared_dir
+    from finebench.data.store import PreparedStore
 
     store = PreparedStore(prepared_dir())
     units = store.read_metadata()["units"]
@@ -320,7 +320,7 @@ def run_status(args: argparse.Namespace) -> None:
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    from .doctor import as_json, diagnose, render
+    from finebench.harness.doctor import as_json, diagnose, render
 
     checks = diagnose(args.encoder, args.timeout)
     print(as_json(checks) if args.json else render(checks))
@@ -328,9 +328,9 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 
 def run_fixtures(args: argparse.Namespace) -> None:
-    from .fixtures import default_workers, write_archives
-    from .manifests import load_manifests
-    from .registry import parse_dataset_list
+    from finebench.data.fixtures import default_workers, write_archives
+    from finebench.data.manifests import load_manifests
+    from finebench.data.registry import parse_dataset_list
 
     keys = parse_dataset_list(args.datasets)
     roots = write_archives(args.output, load_manifests(args.manifests, keys), keys, args.lines_per_split,
@@ -340,7 +340,7 @@ def run_fixtures(args: argparse.Namespace) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> None:
-    from .demo import MODELS, run_demo
+    from finebench.demo import MODELS, run_demo
 
     unknown = sorted(set(args.models or ()) - set(MODELS))
     if unknown:
@@ -349,28 +349,28 @@ def run_demo(args: argparse.Namespace) -> None:
 
 
 def run_tasks_dir(args: argparse.Namespace) -> None:
-    from .taskgen import tasks_dir
+    from finebench.harness.taskgen import tasks_dir
 
     print(tasks_dir())
 
 
 def run_rescore(args: argparse.Namespace) -> None:
-    from .rescore import rescore
+    from finebench.harness.rescore import rescore
 
     print(f"rescored run written to {rescore(args.run, args.output, args.encoder)}")
 
 
 def _print_written(paths: Sequence[Path]) -> None:
     """Each entry ingest wrote, as a table, with where it went."""
-    from . import entries
+    from finebench.results import entries
 
     for path in paths:
         print(f"{entries.format_table(entries.read(path))}\n  written to {path}\n")
 
 
 def run_ingest(args: argparse.Namespace) -> None:
-    from .home import finebench_home
-    from .ingest import ingest
+    from finebench.home import finebench_home
+    from finebench.results.ingest import ingest
 
     _print_written(ingest(args.run, args.output_dir or finebench_home() / "results", args.name, args.family,
                           args.source))
@@ -391,8 +391,8 @@ See `lmms-eval --help` for its own arguments.
 
 
 def run_eval(arguments: list[str]) -> int:
-    from . import extras
-    from .evalrun import preflight_evaluation, run_lmms_eval
+    from finebench import extras
+    from finebench.harness.evalrun import preflight_evaluation, run_lmms_eval
 
     if not arguments or arguments[0] in ("-h", "--help"):
         print(EVAL_HELP)
@@ -414,7 +414,7 @@ def run_eval(arguments: list[str]) -> int:
 
 
 def run_bench(args: argparse.Namespace) -> None:
-    from . import bench
+    from finebench import bench
 
     if args.bench_command == "clip":
         from finebench.baselines.benchmark import bench_clip
@@ -438,7 +438,7 @@ def run_bench(args: argparse.Namespace) -> None:
 
 
 def run_tables(args: argparse.Namespace) -> None:
-    from . import tables
+    from finebench.results import tables
 
     loaded = tables.load_entries(args.source)
     if args.compare:
@@ -495,10 +495,10 @@ def run_baselines(args: argparse.Namespace) -> None:
     if args.baselines_command == "list":
         print(table())
         return
-    from . import extras
-    from .evalrun import preflight_evaluation, run_lmms_eval
-    from .home import finebench_home
-    from .ingest import ingest
+    from finebench import extras
+    from finebench.harness.evalrun import preflight_evaluation, run_lmms_eval
+    from finebench.home import finebench_home
+    from finebench.results.ingest import ingest
 
     baseline = get_baseline(args.name)
     backend = args.backend or baseline.backends[0]
@@ -517,7 +517,7 @@ def run_baselines(args: argparse.Namespace) -> None:
 
 
 def run_train(args: argparse.Namespace) -> None:
-    from .trainers.cli import run_train as run
+    from finebench.trainers.cli import run_train as run
 
     run(args)
 
@@ -542,14 +542,14 @@ def _command_name(argv: Sequence[str]) -> str:
 
 def _missing_module(error: ModuleNotFoundError) -> tuple[str, str]:
     """A one-line answer to a module that is missing though no declared extra said so."""
-    from . import extras
+    from finebench import extras
 
     return (f"a module it needs is missing ({error}); `finebench doctor` shows what is installed",
             extras.install_command(("dev",)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from . import extras
+    from finebench import extras
 
     argv = list(sys.argv[1:] if argv is None else argv)
     name = _command_name(argv)

@@ -16,16 +16,17 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Sequence
 
-from . import atomic, entries
-from .fewshot import prepare_fewshot
-from .fixtures import default_workers, write_archives
-from .errors import FinebenchError
-from .evalrun import PathLinks, preflight_evaluation, run_lmms_eval
-from .home import HOME_VARIABLE, finebench_home
-from .ingest import ingest
-from .manifests import load_manifests
-from .prepare import prepare, summary_table
-from .tinymodel import MAX_PIXELS, MIN_PIXELS, build_tiny_qwen2_5_vl
+from finebench import atomic
+from finebench.results import entries
+from finebench.data.fewshot import prepare_fewshot
+from finebench.data.fixtures import default_workers, write_archives
+from finebench.errors import FinebenchError
+from finebench.harness.evalrun import PathLinks, preflight_evaluation, run_lmms_eval
+from finebench.home import HOME_VARIABLE, finebench_home
+from finebench.results.ingest import ingest
+from finebench.data.manifests import load_manifests
+from finebench.data.prepare import prepare, summary_table
+from finebench.harness.tinymodel import MAX_PIXELS, MIN_PIXELS, build_tiny_qwen2_5_vl
 
 TINY_QWEN = "tiny_qwen2_5_vl"
 MODELS = ("ground_truth", "first_option", "random_option", "all_options", TINY_QWEN)

@@ -13,7 +13,7 @@ import re
 from importlib import metadata
 from pathlib import Path
 
-from .errors import FinebenchError
+from finebench.errors import FinebenchError
 
 DISTRIBUTION = "finebench"
 LOCK_FILE = "constraints.txt"  # the lock of the tested environment, at the root of a source checkout

@@ -14,9 +14,9 @@ import gradio as gr
 import pandas as pd
 
 from finebench import atomic
-from finebench.entries import FAMILIES
+from finebench.results.entries import FAMILIES
 from finebench.errors import FinebenchError
-from finebench.registry import DATASET_KEYS
+from finebench.data.registry import DATASET_KEYS
 
 from . import data, detail
 from .columns import ALL_COLUMNS, DEFAULT_COLUMNS, SIZE_BUCKETS, VIEWS

@@ -9,8 +9,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from finebench import entries
-from finebench.registry import DATASET_KEYS, SPLITS
+from finebench.results import entries
+from finebench.data.registry import DATASET_KEYS, SPLITS
 
 TARGET_SECONDS = 1.0
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from finebench.registry import DATASET_KEYS
+from finebench.data.registry import DATASET_KEYS
 
 VIEWS = {  # tab title -> entry metric
     "Closed-world accuracy": "closed_accuracy",

@@ -7,8 +7,8 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from finebench import tables
-from finebench.registry import DATASET_KEYS, SPLITS
+from finebench.results import tables
+from finebench.data.registry import DATASET_KEYS, SPLITS
 
 from .columns import ALL_COLUMNS, SIZE_BUCKETS
 

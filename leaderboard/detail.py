@@ -10,8 +10,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from finebench.metrics import FINEBENCH_ACCURACY, OFFICIAL_ACCURACY
-from finebench.runs import Run
+from finebench.scoring.metrics import FINEBENCH_ACCURACY, OFFICIAL_ACCURACY
+from finebench.harness.runs import Run
 
 
 def closed_samples(entry: dict) -> tuple[dict, ...]:

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from finebench.entries import FAMILIES
+from finebench.results.entries import FAMILIES
 from finebench.errors import FinebenchError
-from finebench.responders import RESPONDERS
+from finebench.harness.responders import RESPONDERS
 
 from .queue import Request
 from .settings import Settings

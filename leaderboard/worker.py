@@ -14,11 +14,11 @@ import threading
 import time
 from pathlib import Path
 
-from finebench import entries
+from finebench.results import entries
 from finebench.errors import FinebenchError
-from finebench.evalrun import preflight_evaluation
-from finebench.ingest import build_entries
-from finebench.runs import read_run
+from finebench.harness.evalrun import preflight_evaluation
+from finebench.results.ingest import build_entries
+from finebench.harness.runs import read_run
 
 from .queue import PENDING, Queue, Request
 from .settings import Settings

@@ -1,12 +1,12 @@
-"""Thin glue for the finegrained_* task YAMLs; the logic lives in finebench.taskhooks.
+"""Thin glue for the finegrained_* task YAMLs; the logic lives in finebench.harness.taskhooks.
 
 YAMLs refer to ``!function utils.<name>``. The data files are looked up on demand: a
 YAML's ``data_files: !function utils.files_bird_seen`` (or ``…_lite``) asks
-finebench.taskhooks.data_files at the moment lmms-eval builds the task, so the YAMLs stay
+finebench.harness.taskhooks.data_files at the moment lmms-eval builds the task, so the YAMLs stay
 static text while the data lives under $FINEBENCH_HOME.
 """
 
-from finebench.taskhooks import (  # noqa: F401  (re-exported for the YAMLs)
+from finebench.harness.taskhooks import (  # noqa: F401  (re-exported for the YAMLs)
     aggregate_percent,
     closed_doc_to_text,
     closed_process_results,

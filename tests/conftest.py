@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from finebench.fixtures import write_archives
-from finebench.manifests import load_manifests
+from finebench.data.fixtures import write_archives
+from finebench.data.manifests import load_manifests
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST_DIR = Path(os.environ.get("FINEBENCH_TEST_MANIFESTS", REPO.parent / "shared" / "reference" / "official-eval"))
@@ -81,14 +81,14 @@ def home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def prepared_home(tmp_path_factory, manifests, manifest_dir) -> Path:
     """A FINEBENCH_HOME with every dataset prepared from tiny generated archives (about 20 s)."""
-    from finebench.prepare import prepare
+    from finebench.data.prepare import prepare
 
     home = tmp_path_factory.mktemp("prepared-home")
     write_archives(home / "archives", manifests, train_per_class=4, progress=False, workers=2)
     patch = pytest.MonkeyPatch()
     patch.setenv("FINEBENCH_HOME", str(home))
     prepare(home / "archives", manifest_dir, progress=False)
-    from finebench.fewshot import prepare_fewshot
+    from finebench.data.fewshot import prepare_fewshot
 
     prepare_fewshot(home / "archives", manifest_dir, seeds=[1])
     patch.undo()

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import scipy.io
 
-from finebench.archives import READERS
-from finebench.archives.locate import archive_not_found, locate_archive
+from finebench.data.archives import READERS
+from finebench.data.archives.locate import archive_not_found, locate_archive
 from finebench.errors import FinebenchError
-from finebench.fixtures import OFFICIAL_FOLDERS, write_archives
-from finebench.registry import DATASETS, SPLITS
+from finebench.data.fixtures import OFFICIAL_FOLDERS, write_archives
+from finebench.data.registry import DATASETS, SPLITS
 
 TRAIN_SPLITS = {"aircraft": {"train", "val"}, "bird": {"train"}, "car": {"train"}, "dog": {"train"},
                 "flower": {"train", "val"}, "pet": {"trainval"}}

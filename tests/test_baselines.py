@@ -13,7 +13,7 @@ import pytest
 from finebench.baselines.clip import choose, class_embeddings
 from finebench.baselines.registry import BASELINES, get_baseline
 from finebench.errors import FinebenchError
-from finebench.runs import read_run
+from finebench.harness.runs import read_run
 
 TINY_CLIP = {"embed_dim": 32, "vision_cfg": {"image_size": 64, "layers": 2, "width": 64, "patch_size": 16},
              "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}
@@ -76,7 +76,7 @@ def test_clip_baseline_end_to_end_with_a_random_open_clip_model(prepared_home, t
         scored = [s["finebench_accuracy"] for s in samples]
         assert all(line["score"] == float(line["answer"] == line["ground_truth"]) for line in scored)
         open_answer = run_.samples["finegrained_lite_pet_unseen_open"][0]["finebench_inclusion"]["answer"]
-        from finebench.registry import get_dataset
+        from finebench.data.registry import get_dataset
 
         assert open_answer in get_dataset("pet").class_names  # the open world: argmax over all 37 breeds
     assert [s["filtered_resps"] for s in first.samples["finegrained_lite_pet_seen_closed"]] == \
@@ -119,8 +119,8 @@ def test_icl_prompt_holds_seen_class_demonstrations_only(prepared_home, manifest
     import pyarrow.parquet as pq
 
     monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
-    from finebench import taskhooks
-    from finebench.store import PreparedStore
+    from finebench.harness import taskhooks
+    from finebench.data.store import PreparedStore
 
     taskhooks.demonstrations.cache_clear()
     files = PreparedStore(prepared_home / "prepared").data_files("pet", "unseen", lite=True)
@@ -148,7 +148,7 @@ def test_icl_prompt_holds_seen_class_demonstrations_only(prepared_home, manifest
 
 
 def test_cot_prompt_appends_step_by_step():
-    from finebench.taskhooks import cot_closed_doc_to_text
+    from finebench.harness.taskhooks import cot_closed_doc_to_text
 
     doc = {"question": "Which pet?", "finebench_options": ["Pug", "Boxer", "Beagle", "Havanese"]}
     assert cot_closed_doc_to_text(doc).endswith("<answer>choice</answer>. Let's think step by step.")
@@ -168,7 +168,7 @@ def test_hugging_face_clip_checkpoints_load_by_name(tmp_path):
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
     from finebench.baselines.clip import Encoder
-    from finebench.tinymodel import _tokenizer
+    from finebench.harness.tinymodel import _tokenizer
 
     tokenizer = _tokenizer()
     tokenizer.model_max_length = 64

@@ -64,11 +64,11 @@ def test_nonsense_numbers_are_refused_by_the_parser(capsys):
 
 
 def test_baselines_run_appends_the_extra_model_arguments(home, monkeypatch, capsys):
-    import finebench.evalrun
+    import finebench.harness.evalrun
 
     commands, preflights = [], []
-    monkeypatch.setattr(finebench.evalrun, "run_lmms_eval", lambda command, encoder: commands.append(command) or 1)
-    monkeypatch.setattr(finebench.evalrun, "preflight_evaluation", lambda *args: preflights.append(args))
+    monkeypatch.setattr(finebench.harness.evalrun, "run_lmms_eval", lambda command, encoder: commands.append(command) or 1)
+    monkeypatch.setattr(finebench.harness.evalrun, "preflight_evaluation", lambda *args: preflights.append(args))
     assert main(["baselines", "run", "SigLIP-L", "--model-args", "device=cpu", "--limit", "2"]) == 2
     assert commands[0][:4] == ["--model", "finebench_clip", "--model_args", "name=siglip-l,device=cpu"]
     assert preflights == [("baselines run", commands[0])]  # checked before the run

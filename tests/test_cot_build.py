@@ -10,8 +10,8 @@ from contextlib import contextmanager
 import pytest
 from PIL import Image
 
-from finebench.encoders import load_encoder
-from finebench.registry import get_dataset
+from finebench.scoring.encoders import load_encoder
+from finebench.data.registry import get_dataset
 from finebench.trainers.cot_build import (CotSettings, HFTeacher, OpenAITeacher, build_cot, candidate_concepts,
                                           is_mixed_language, load_teacher, options_of, rejection, select_concepts)
 from finebench.trainers.sft import load_sft_rows
@@ -156,7 +156,7 @@ def test_openai_teacher_sends_the_image_and_asks_again_when_n_is_ignored():
 
 
 def test_hf_teacher_samples_from_a_local_model(tmp_path):
-    from finebench.tinymodel import build_tiny_qwen2_5_vl
+    from finebench.harness.tinymodel import build_tiny_qwen2_5_vl
 
     teacher = HFTeacher(str(build_tiny_qwen2_5_vl(tmp_path / "tiny")), device="cpu")
     answers = teacher.chat(png(), "Describe the bird.", 2, 1.0, 4)

@@ -63,8 +63,8 @@ def test_import_command_writes_the_records_of_the_archives_found(released, manif
     from PIL import Image
 
     from finebench.cli import main
-    from finebench.fixtures import write_archives
-    from finebench.prepare import locate_archives
+    from finebench.data.fixtures import write_archives
+    from finebench.data.prepare import locate_archives
     from finebench.trainers.sft import load_sft_rows
 
     write_archives(tmp_path / "data", manifests, datasets=["aircraft"], lines_per_split=2, train_per_class=1,

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from finebench import doctor
+from finebench.harness import doctor
 from finebench.errors import FinebenchError
 
 UNWRITABLE = "/proc/finebench-home"  # refused even to root, unlike a chmod-ed folder

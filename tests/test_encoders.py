@@ -5,10 +5,10 @@ import threading
 import numpy as np
 import pytest
 
-from finebench import encoders
-from finebench.encoders import load_encoder
+from finebench.scoring import encoders
+from finebench.scoring.encoders import load_encoder
 from finebench.errors import FinebenchError
-from finebench.scoring import score_open_batch
+from finebench.scoring.scoring import score_open_batch
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_transformers_text_features_path(tmp_path):
     """The SigLIP code path (get_text_features, 64 tokens padded) on a tiny random CLIP model."""
     from transformers import CLIPConfig, CLIPModel
 
-    from finebench.tinymodel import _tokenizer
+    from finebench.harness.tinymodel import _tokenizer
 
     tokenizer = _tokenizer()
     config = CLIPConfig(text_config={"vocab_size": len(tokenizer), "hidden_size": 16, "intermediate_size": 32,

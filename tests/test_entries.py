@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from finebench import entries
+from finebench.results import entries
 from finebench.errors import FinebenchError
-from finebench.prompts import closed_prompt
-from finebench.responders import AllOptions, RandomOption, options_in_prompt
-from finebench.stats import bootstrap_means, interval
+from finebench.scoring.prompts import closed_prompt
+from finebench.harness.responders import AllOptions, RandomOption, options_in_prompt
+from finebench.scoring.stats import bootstrap_means, interval
 
 
 def test_bootstrap_interval_brackets_the_mean_and_narrows_with_n():

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from finebench.evalrun import PathLinks, lmms_eval_command
+from finebench.harness.evalrun import PathLinks, lmms_eval_command
 
 
 def test_paths_with_separators_are_handed_over_as_links(tmp_path):

@@ -3,10 +3,10 @@ from collections import Counter
 import datasets
 import pytest
 
-from finebench.archives import ArchiveImage
+from finebench.data.archives import ArchiveImage
 from finebench.errors import FinebenchError
-from finebench.fewshot import prepare_fewshot, sample_fewshot, training_pool
-from finebench.registry import DATASETS
+from finebench.data.fewshot import prepare_fewshot, sample_fewshot, training_pool
+from finebench.data.registry import DATASETS
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))

@@ -5,11 +5,11 @@ from collections import Counter
 import pyarrow.parquet as pq
 import pytest
 
-from finebench.fixtures import write_archives
-from finebench.manifests import TOTAL_LINES
-from finebench.prepare import prepare
-from finebench.registry import DATASETS
-from finebench.store import PreparedStore
+from finebench.data.fixtures import write_archives
+from finebench.data.manifests import TOTAL_LINES
+from finebench.data.prepare import prepare
+from finebench.data.registry import DATASETS
+from finebench.data.store import PreparedStore
 
 
 @pytest.mark.slow

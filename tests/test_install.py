@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from finebench import doctor, extras
+from finebench import extras
+from finebench.harness import doctor
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

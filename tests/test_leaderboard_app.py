@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from finebench import entries
+from finebench.results import entries
 from finebench.leaderboard.app import build_app
 from finebench.leaderboard.benchmark import synthetic_entry
 from finebench.leaderboard.columns import DEFAULT_COLUMNS

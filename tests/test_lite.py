@@ -1,6 +1,6 @@
 from collections import Counter
 
-from finebench.lite import LITE_LINES_PER_SPLIT, lite_indices
+from finebench.data.lite import LITE_LINES_PER_SPLIT, lite_indices
 
 
 def test_lite_is_stratified_fixed_and_small(manifests):

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from finebench.errors import FinebenchError
-from finebench.manifests import (SPECS, TOTAL_LINES, Manifest, line_problems, load_manifests, read_manifest,
+from finebench.data.manifests import (SPECS, TOTAL_LINES, Manifest, line_problems, load_manifests, read_manifest,
                                  validate)
 
 

@@ -9,8 +9,8 @@ import random
 
 import pytest
 
-from finebench.metrics import official_closed_correct, official_inclusion_correct, official_open_text
-from finebench.parsing import official_answer
+from finebench.scoring.metrics import official_closed_correct, official_inclusion_correct, official_open_text
+from finebench.scoring.parsing import official_answer
 
 
 def reference_answer(output):

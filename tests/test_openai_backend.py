@@ -14,9 +14,9 @@ import threading
 
 import pytest
 
-from finebench.responders import formatted, options_in_prompt
-from finebench.runs import read_run
-from finebench.taskgen import tasks_dir
+from finebench.harness.responders import formatted, options_in_prompt
+from finebench.harness.runs import read_run
+from finebench.harness.taskgen import tasks_dir
 
 
 class ChatCompletions(http.server.BaseHTTPRequestHandler):
@@ -54,7 +54,7 @@ def server():
 
 
 def test_openai_compatible_server_end_to_end(server, small_archives, manifest_dir, home, tmp_path):
-    from finebench.prepare import prepare
+    from finebench.data.prepare import prepare
 
     prepare(small_archives, manifest_dir, ["pet"], allow_missing=True, progress=False)
     output = tmp_path / "run"

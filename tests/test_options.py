@@ -2,8 +2,8 @@ from collections import Counter
 
 import pytest
 
-from finebench.options import answer_positions, finebench_options
-from finebench.registry import DATASETS
+from finebench.data.options import answer_positions, finebench_options
+from finebench.data.registry import DATASETS
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))
@@ -33,7 +33,7 @@ def test_permutation_is_a_fixed_reordering_of_the_official_options(manifests):
 
 
 def test_position_depends_on_dataset_and_file_name_not_on_line_order(manifests):
-    from finebench.manifests import Manifest
+    from finebench.data.manifests import Manifest
 
     manifest = manifests["pet", "unseen"]
     reversed_manifest = Manifest("pet", "unseen", manifest.sha256, tuple(reversed(manifest.lines)))

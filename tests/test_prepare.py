@@ -6,12 +6,12 @@ import shutil
 import datasets
 import pytest
 
-from finebench import prepare as prepare_module
+from finebench.data import prepare as prepare_module
 from finebench.errors import FinebenchError
-from finebench.fixtures import spread_subset, write_archives
-from finebench.lite import lite_indices
-from finebench.prepare import prepare
-from finebench.store import PreparedStore
+from finebench.data.fixtures import spread_subset, write_archives
+from finebench.data.lite import lite_indices
+from finebench.data.prepare import prepare
+from finebench.data.store import PreparedStore
 
 from conftest import SMALL_LINES
 
@@ -203,7 +203,7 @@ def _files(folder):
 
 
 def test_data_from_other_archives_is_replaced_only_when_asked(pet_archive, manifests, manifest_dir, home, tmp_path):
-    from finebench.fewshot import prepare_fewshot
+    from finebench.data.fewshot import prepare_fewshot
 
     prepare(pet_archive, manifest_dir, ["pet"], progress=False)
     prepare_fewshot(pet_archive, manifest_dir, ["pet"], seeds=[1])
@@ -227,7 +227,7 @@ def test_data_from_other_archives_is_replaced_only_when_asked(pet_archive, manif
 
 
 def test_prepared_files_have_the_mode_the_umask_gives(pet_archive, manifest_dir, home):
-    from finebench.fewshot import prepare_fewshot
+    from finebench.data.fewshot import prepare_fewshot
 
     previous = os.umask(0o002)  # a team's shared folder: group-writable
     try:

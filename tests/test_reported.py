@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from finebench import entries, tables
+from finebench.results import entries
+from finebench.results import tables
 from finebench.cli import main
-from finebench.registry import DATASET_KEYS
+from finebench.data.registry import DATASET_KEYS
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fine-r1-paper.txt"
 EXPECTED_ROWS = {1: 18, 2: 14, 6: 14, 7: 3}

@@ -9,8 +9,8 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from finebench.cli import main
-from finebench.runs import read_run
-from finebench.tinymodel import build_tiny_qwen2_5_vl
+from finebench.harness.runs import read_run
+from finebench.harness.tinymodel import build_tiny_qwen2_5_vl
 from finebench.trainers.cot_import import to_trl
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from accelerate.commands.config.config_args import load_config_from_file
 
-from finebench.tinymodel import build_tiny_qwen2_5_vl
+from finebench.harness.tinymodel import build_tiny_qwen2_5_vl
 from finebench.trainers.cli import ACCELERATE_CONFIGS
 from finebench.trainers.tapo_data import noise_rows
 

@@ -97,7 +97,7 @@ def test_triplets_pair_each_anchor_with_its_class_and_the_nearest_other(tmp_path
 
     import numpy as np
 
-    from finebench.encoders import load_encoder
+    from finebench.scoring.encoders import load_encoder
     from finebench.trainers.triplets import (build_triplets, nearest_by_name, nearest_from_vectors, save_table,
                                              save_triplets)
 

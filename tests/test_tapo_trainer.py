@@ -11,7 +11,7 @@ from PIL import Image
 from transformers import AutoProcessor
 
 from finebench.errors import FinebenchError
-from finebench.tinymodel import build_tiny_qwen2_5_vl
+from finebench.harness.tinymodel import build_tiny_qwen2_5_vl
 from finebench.trainers.config import TAPOConfig
 from finebench.trainers.config import TAPO, TAPO_7B
 from finebench.trainers.tapo import TAPOTrainer, batch_layout, check_arguments, grpo_config

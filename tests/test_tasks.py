@@ -4,16 +4,16 @@ import itertools
 import subprocess
 import sys
 
-from finebench import taskgen
-from finebench.metrics import ALL_METRICS
-from finebench.registry import DATASET_KEYS
+from finebench.harness import taskgen
+from finebench.scoring.metrics import ALL_METRICS
+from finebench.data.registry import DATASET_KEYS
 
 
 def test_committed_yamls_are_what_taskgen_writes():
     folder = taskgen.tasks_dir()
     committed = {path.name: path.read_text() for path in folder.iterdir()
                  if path.suffix == ".yaml" or path.name == "_default_template_yaml"}
-    assert committed == taskgen.generate(), "run `python -m finebench.taskgen` and commit the result"
+    assert committed == taskgen.generate(), "run `python -m finebench.harness.taskgen` and commit the result"
 
 
 def test_the_task_and_group_names():
@@ -52,7 +52,7 @@ def test_missing_prepared_data_names_the_prepare_command(tmp_path):
 
 
 def test_prompts_are_the_released_strings():
-    from finebench.prompts import closed_prompt, open_prompt
+    from finebench.scoring.prompts import closed_prompt, open_prompt
 
     assert closed_prompt("What kind of bird is this?", ["Laysan Albatross", "Sooty Albatross"]) == (
         "Given the question: What kind of bird is this?, based on the options provided in "
@@ -64,7 +64,7 @@ def test_prompts_are_the_released_strings():
 
 
 def test_every_task_name_parses_back_to_its_key():
-    from finebench.runs import TaskKey, parse_task
+    from finebench.harness.runs import TaskKey, parse_task
 
     files = taskgen.generate()
     tasks = [name[:-5] for name in files if name.startswith("finegrained")]
@@ -80,8 +80,8 @@ def test_every_task_name_parses_back_to_its_key():
 
 
 def test_responders_find_the_options_in_every_closed_prompt():
-    from finebench.prompts import STEP_BY_STEP, closed_prompt
-    from finebench.responders import options_in_prompt
+    from finebench.scoring.prompts import STEP_BY_STEP, closed_prompt
+    from finebench.harness.responders import options_in_prompt
 
     options = ["Boeing 737-800", "it's [odd], isn't it", "A330-200", "ATR-72"]
     prompt = closed_prompt("Which aircraft, based on its shape?", options)

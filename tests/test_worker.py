@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from finebench import entries
+from finebench.results import entries
 from finebench.errors import FinebenchError
 from finebench.leaderboard import data, detail
 from finebench.leaderboard.app import Leaderboard

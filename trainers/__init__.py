@@ -6,5 +6,5 @@ cot_import (the released CoT set), cot_build (CoT construction with a teacher), 
 with config (TAPOConfig and the ablations), losses and rewards as small pure functions.
 cli is `finebench train`, benchmark is `finebench bench tapo`, accelerate/ holds the
 DeepSpeed ZeRO-3, FSDP and DDP launch configs. Trainers read the k-shot sets that
-`finebench prepare` writes (finebench.fewshot).
+`finebench prepare` writes (finebench.data.fewshot).
 """

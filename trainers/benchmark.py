@@ -88,7 +88,7 @@ def _summary(values: list[float]) -> str:
 
 
 def bench_tapo(steps: int = 4, tokens: int = 48, image_size: int = 112, rounds: int = 2) -> str:
-    from finebench.tinymodel import build_tiny_qwen2_5_vl
+    from finebench.harness.tinymodel import build_tiny_qwen2_5_vl
 
     tapo = replace(TAPO, dynamic_sampling=False, min_pixels=3136, max_pixels=12544)
     dapo = replace(ABLATIONS["dapo"], dynamic_sampling=False, min_pixels=3136, max_pixels=12544)

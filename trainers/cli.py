@@ -10,7 +10,7 @@ from pathlib import Path
 from finebench.cli import _add_datasets, _add_manifests, _positive, needs
 from finebench.errors import FinebenchError
 from finebench.home import finebench_home
-from finebench.registry import DATASET_KEYS
+from finebench.data.registry import DATASET_KEYS
 
 from .config import ABLATIONS, TAPO_7B, TAPOConfig
 
@@ -234,8 +234,8 @@ def _run_data(args: argparse.Namespace) -> None:
 
 
 def _run_import_cot(args: argparse.Namespace) -> None:
-    from finebench.manifests import load_manifests
-    from finebench.prepare import check_data_root, locate_archives
+    from finebench.data.manifests import load_manifests
+    from finebench.data.prepare import check_data_root, locate_archives
 
     from .cot_import import import_cot_sft, write_jsonl
 

@@ -37,8 +37,8 @@ import numpy as np
 
 from finebench import atomic
 from finebench.errors import FinebenchError
-from finebench.matching import named_classes, normalize
-from finebench.registry import get_dataset
+from finebench.scoring.matching import named_classes, normalize
+from finebench.data.registry import get_dataset
 
 from .cot_import import to_trl, write_jsonl
 from .tapo_data import read_fewshot, seen_questions
@@ -391,7 +391,7 @@ def build_cot(teacher: Teacher, datasets_: Sequence[str], output: Path, shots: i
               home: Path | None = None) -> CotSummary:
     from tqdm import tqdm
 
-    from finebench.encoders import load_encoder
+    from finebench.scoring.encoders import load_encoder
 
     text_encoder = load_encoder(encoder)
     output.mkdir(parents=True, exist_ok=True)

@@ -15,10 +15,10 @@ from typing import Mapping, Sequence
 
 from finebench import atomic
 from finebench.errors import FinebenchError
-from finebench.fewshot import fewshot_path
+from finebench.data.fewshot import fewshot_path
 from finebench.home import prepared_dir
-from finebench.registry import get_dataset
-from finebench.store import PreparedStore
+from finebench.data.registry import get_dataset
+from finebench.data.store import PreparedStore
 
 from .triplets import Triplet, build_triplets, nearest_by_name, nearest_from_vectors, save_table, save_triplets
 
@@ -149,7 +149,7 @@ def nearest_table(samples: Sequence[dict], similarity: str):
     """similarity: "text:<encoder>" (class names, e.g. text:minilm) or "clip:<model>" (image centroids)."""
     kind, _, name = similarity.partition(":")
     if kind == "text":
-        from finebench.encoders import load_encoder
+        from finebench.scoring.encoders import load_encoder
 
         return nearest_by_name([sample["class_name"] for sample in samples], load_encoder(name or None))
     if kind == "clip":

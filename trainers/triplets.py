@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from finebench import atomic
-from finebench.encoders import TextEncoder
+from finebench.scoring.encoders import TextEncoder
 
 
 @dataclass(frozen=True)

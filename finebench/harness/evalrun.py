@@ -1,0 +1,117 @@
+"""`finebench eval`: lmms-eval with finebench's task folder included.
+
+Everything after `finebench eval` goes to lmms-eval unchanged, plus `--include_path
+<tasks folder>` (unless given) and the text encoder chosen with `--encoder`. lmms-eval
+exits 0 on many errors, so when --output_path is given the wrapper checks that a new
+results file appeared and fails loudly otherwise. lmms-eval reads --output_path (and
+--model_args) as key=value pairs split on ',': a folder whose path holds ',' or '=' is
+handed to it as a symlink in a private temporary folder (PathLinks).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from finebench.scoring.encoders import ENCODER_VARIABLE
+from finebench.errors import FinebenchError
+from finebench.home import HOME_VARIABLE
+from .taskgen import tasks_dir
+
+SEPARATORS = ",="  # lmms-eval splits the values of --output_path and --model_args on these
+PATH_OPTIONS = ("--output_path", "--include_path")
+
+
+class PathLinks:
+    """Paths lmms-eval can carry: one holding a separator becomes a symlink in a private temporary
+    folder for as long as the context lasts; the others pass unchanged."""
+
+    def __enter__(self) -> "PathLinks":
+        self._folder: Path | None = None
+        return self
+
+    def carry(self, path: str | Path) -> str:
+        if not any(character in str(path) for character in SEPARATORS):
+            return str(path)
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="finebench-links-"))
+            if any(character in str(self._folder) for character in SEPARATORS):
+                raise FinebenchError(f"{path} holds ',' or '=', which lmms-eval cannot read in a path, and so does "
+                                     f"the temporary folder {self._folder}", "set TMPDIR to a plain folder")
+        target = Path(path).absolute()
+        target.mkdir(parents=True, exist_ok=True)  # every path handed over is a folder; lmms-eval fills it
+        link = self._folder / str(len(list(self._folder.iterdir())))
+        link.symlink_to(target)
+        return str(link)
+
+    def __exit__(self, *exc) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def lmms_eval_command(arguments: Sequence[str], links: PathLinks) -> list[str]:
+    arguments = list(arguments)
+    if "--include_path" not in arguments:
+        arguments += ["--include_path", str(tasks_dir())]
+    for index, argument in enumerate(arguments):
+        if index > 0 and arguments[index - 1] in PATH_OPTIONS:
+            arguments[index] = links.carry(argument)
+        elif argument.startswith(tuple(f"{option}=" for option in PATH_OPTIONS)):
+            option, value = argument.split("=", 1)
+            arguments[index] = f"{option}={links.carry(value)}"
+    return [sys.executable, "-m", "lmms_eval", *arguments]
+
+
+def _option(arguments: Sequence[str], name: str) -> str | None:
+    for index, argument in enumerate(arguments):
+        if argument == name and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith(name + "="):
+            return argument.split("=", 1)[1]
+    return None
+
+
+def preflight_evaluation(what: str, arguments: Sequence[str], home: Path | None = None) -> None:
+    """finebench doctor's quick checks for the run these lmms-eval arguments describe (raises on a blocker)."""
+    from .doctor import require_preflight
+    from .taskgen import selected_units
+
+    started = time.perf_counter()
+    tasks, output = _option(arguments, "--tasks"), _option(arguments, "--output_path")
+    require_preflight(what, selected_units(tasks) if tasks else None, Path(output) if output else None, home)
+    print(f"finebench {what}: preflight passed in {time.perf_counter() - started:.1f} s "
+          "(lmms-eval's evaluator, the prepared data of the selected tasks, writable folders)", file=sys.stderr)
+
+
+def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Path | None = None,
+                  log: Path | None = None, variables: Mapping[str, str] | None = None) -> int:
+    """Run lmms-eval; ``home`` is the FINEBENCH_HOME its task hooks read the prepared data from,
+    ``log`` a file for its output (default: this terminal), ``variables`` more of its environment."""
+    environment = {**os.environ, **(variables or {})}
+    if encoder:
+        environment[ENCODER_VARIABLE] = encoder
+    if home is not None:
+        environment[HOME_VARIABLE] = str(home)
+    started = time.time()
+    with PathLinks() as links:
+        command = lmms_eval_command(arguments, links)
+        if log is None:
+            code = subprocess.call(command, env=environment)
+        else:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(log, "w") as handle:
+                code = subprocess.call(command, env=environment, stdout=handle, stderr=subprocess.STDOUT)
+    output = _option(arguments, "--output_path")
+    if code == 0 and output:
+        fresh = [path for path in Path(output).rglob("*_results.json") if path.stat().st_mtime >= started]
+        if not fresh:
+            print(f"finebench eval: lmms-eval wrote no results to {output}; its log {log or 'above'} says why "
+                  "(add --verbosity DEBUG for the full traceback)", file=sys.stderr)
+            return 1
+    return code

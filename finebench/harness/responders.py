@@ -1,0 +1,108 @@
+"""Reference responders: lmms-eval models that answer without looking at the image.
+
+They are the leaderboard's sanity rows and the harness's own end-to-end test models:
+
+- ``ground_truth``: the right answer (every metric should be 100);
+- ``first_option``: the first option of the prompt (100 on the released order, chance on ours);
+- ``random_option``: a seeded random option (chance level, 25 % in the closed world);
+- ``all_options``: every option at once (the exploit the released substring scorer rewards).
+
+In the open world the prompt lists no options, so the candidates are all classes of the
+dataset: the first class, a random class, every class, or the ground truth.
+Registered through the ``lmms_eval.models`` entry point: ``--model first_option``.
+"""
+
+from __future__ import annotations
+
+import abc
+import ast
+import random
+import re
+from typing import Sequence
+
+from lmms_eval.api.instance import Instance
+from lmms_eval.api.model import lmms
+from tqdm.auto import tqdm
+
+from finebench.scoring.prompts import CLOSED_TEMPLATE
+from finebench.data.registry import get_dataset
+
+
+def _options_pattern(template: str) -> re.Pattern:
+    """The template's literal text, its question matched lazily and its options (a list literal) captured:
+    built from the template itself, so a change of wording cannot leave the pattern behind."""
+    before, after = template.split("{Options}")
+    head, tail = before.split("{Question}")
+    return re.compile(rf"{re.escape(head)}.*?{re.escape(tail)}(\[.*?\]){re.escape(after)}", re.DOTALL)
+
+
+_OPTIONS_IN_PROMPT = _options_pattern(CLOSED_TEMPLATE)
+
+
+def options_in_prompt(prompt: str) -> list[str] | None:
+    """The options a closed-world prompt lists (a Python list literal, as the release prints it)."""
+    match = _OPTIONS_IN_PROMPT.search(prompt)
+    return list(ast.literal_eval(match.group(1))) if match else None
+
+
+def formatted(answer: str) -> str:
+    return f"<think>A reference responder does not look at the image.</think> <answer>{answer}</answer>"
+
+
+class ReferenceResponder(lmms):
+    """Answers generate_until requests from the prompt's options (or the dataset's classes)."""
+
+    def __init__(self, seed: int | str = 0, batch_size: int | str = 1, **_ignored) -> None:
+        super().__init__()
+        self.seed = int(seed)
+
+    @abc.abstractmethod
+    def choose(self, candidates: Sequence[str], truth: str, key: str) -> str:
+        """The answer, from the candidates (or the truth); key seeds any randomness per document."""
+
+    def respond(self, request: Instance) -> str:
+        context, _, _, doc_id, task, split = request.args
+        doc = self.task_dict[task][split][doc_id]
+        candidates = options_in_prompt(context) or list(get_dataset(str(doc["dataset"])).class_names)
+        return formatted(self.choose(candidates, str(doc["ground_truth"]), f"{self.seed}:{task}:{doc_id}"))
+
+    def generate_until(self, requests: list[Instance]) -> list[str]:
+        return [self.respond(request) for request in tqdm(requests, desc=type(self).__name__, unit="doc")]
+
+    def generate_until_multi_round(self, requests: list[Instance]) -> list[str]:
+        return self.generate_until(requests)
+
+    def loglikelihood(self, requests: list[Instance]) -> list[tuple[float, bool]]:
+        raise ValueError("reference responders answer generate_until tasks only (the finegrained_* tasks)")
+
+
+class FirstOption(ReferenceResponder):
+    def choose(self, candidates, truth, key):
+        return candidates[0]
+
+
+class RandomOption(ReferenceResponder):
+    def choose(self, candidates, truth, key):
+        return random.Random(key).choice(list(candidates))
+
+
+class AllOptions(ReferenceResponder):
+    def choose(self, candidates, truth, key):
+        return ", ".join(candidates)
+
+
+class GroundTruth(ReferenceResponder):
+    def choose(self, candidates, truth, key):
+        return truth
+
+
+RESPONDERS = {"first_option": FirstOption, "random_option": RandomOption, "all_options": AllOptions,
+              "ground_truth": GroundTruth}
+
+
+def model_manifests():
+    """The lmms_eval.models entry point: one manifest per responder."""
+    from lmms_eval.models.registry_v2 import ModelManifest
+
+    return [ModelManifest(model_id=name, simple_class_path=f"{__name__}.{cls.__name__}")
+            for name, cls in RESPONDERS.items()]

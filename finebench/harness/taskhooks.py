@@ -1,0 +1,113 @@
+"""What the lmms-eval task YAMLs call (through tasks/utils.py): prompts, visuals, scoring, data.
+
+lmms-eval hands each hook one document (a prepared row) at a time. The prepared data's
+location comes from FINEBENCH_HOME through finebench.data.store, the one place that knows it.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from typing import Mapping
+
+from finebench.scoring.encoders import load_encoder
+from finebench.errors import FinebenchError
+from finebench.data.fewshot import DEFAULT_SHOTS, fewshot_path
+from finebench.home import prepared_dir
+from finebench.scoring.prompts import STEP_BY_STEP, closed_prompt, open_prompt
+from finebench.scoring.scoring import mean_percent, score_closed, score_open_batch
+from finebench.data.store import PreparedStore
+
+Doc = Mapping[str, object]
+
+
+def _wrap(text: str, kwargs: Mapping | None) -> str:
+    kwargs = kwargs or {}
+    text = f"{kwargs.get('pre_prompt', '')}{text}{kwargs.get('post_prompt', '')}"
+    return text + STEP_BY_STEP if kwargs.get("step_by_step") else text
+
+
+def doc_to_visual(doc: Doc) -> list:
+    return [doc["image"].convert("RGB")]
+
+
+def doc_to_target(doc: Doc) -> str:
+    return str(doc["ground_truth"])
+
+
+def closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
+    """The released closed-world prompt, listing the options in the finebench order."""
+    return _wrap(closed_prompt(str(doc["question"]), doc["finebench_options"]), lmms_eval_specific_kwargs)
+
+
+def official_closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
+    """The released closed-world prompt with the released option order (ground truth first)."""
+    return _wrap(closed_prompt(str(doc["question"]), doc["official_options"]), lmms_eval_specific_kwargs)
+
+
+def cot_closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
+    """Zero-shot chain of thought (the paper's Fig. 3b): the finebench closed prompt plus "think step by step"."""
+    return closed_doc_to_text(doc, {**(lmms_eval_specific_kwargs or {}), "step_by_step": True})
+
+
+DEMONSTRATION_SEED = 1  # the k-shot set the in-context demonstrations come from
+
+
+@functools.lru_cache(maxsize=8)
+def demonstrations(dataset: str) -> dict:
+    """One training image per seen class (the first of the k-shot set), as PIL images."""
+    import pyarrow.parquet as pq
+    from PIL import Image
+
+    path = fewshot_path(dataset, DEFAULT_SHOTS, DEMONSTRATION_SEED)
+    if not path.is_file():
+        raise FinebenchError(f"in-context tasks need the {DEFAULT_SHOTS}-shot training set of {dataset} ({path})",
+                             f"run `finebench fewshot --data-root <folder with the archives> --datasets {dataset}`")
+    rows = sorted(pq.read_table(path, columns=["sample_id", "class_name", "image"]).to_pylist(),
+                  key=lambda row: row["sample_id"])
+    chosen = {}
+    for row in rows:
+        if row["class_name"] not in chosen:
+            chosen[row["class_name"]] = Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB")
+    return chosen
+
+
+def demonstration_classes(doc: Doc) -> list[str]:
+    """The options that are seen classes, in the order the prompt lists them: they get an example image."""
+    available = demonstrations(str(doc["dataset"]))
+    return [option for option in doc["finebench_options"] if option in available]
+
+
+def icl_doc_to_visual(doc: Doc) -> list:
+    examples = demonstrations(str(doc["dataset"]))
+    return [examples[name] for name in demonstration_classes(doc)] + doc_to_visual(doc)
+
+
+def icl_closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
+    """In-context learning: one example image per candidate that is a seen class, then the question image."""
+    names = demonstration_classes(doc)
+    intro = "".join(f"Image {number}: an example of {name}. " for number, name in enumerate(names, start=1))
+    question = f"Image {len(names) + 1} is the image in question. "
+    return intro + question + closed_doc_to_text(doc, lmms_eval_specific_kwargs)
+
+
+def open_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
+    return _wrap(open_prompt(str(doc["question"])), lmms_eval_specific_kwargs)
+
+
+def closed_process_results(doc: Doc, results: list[str]) -> dict:
+    return score_closed(doc, results[0])
+
+
+def open_process_results(doc: Doc, results: list[str]) -> dict:
+    return score_open_batch([doc], [results[0]], load_encoder())[0]
+
+
+def aggregate_percent(records: list) -> float:
+    return mean_percent(records)
+
+
+def data_files(unit: str, lite: bool = False) -> dict[str, list[str]]:
+    """The prepared parquet files of a unit, for a task YAML's dataset_kwargs.data_files."""
+    dataset, split = unit.split("_")
+    return {"test": [str(path) for path in PreparedStore(prepared_dir()).data_files(dataset, split, lite)]}

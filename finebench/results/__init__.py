@@ -1,0 +1,10 @@
+"""Result entries: their schema, making them from runs, and the paper's tables.
+
+    entries                the entry schema (one per model, revision, protocol, subset), read and write
+    ingest                 an lmms-eval run -> entries with 95% intervals and provenance
+    tables                 the paper's Tables 1, 2, 6 and 7 from any entries
+    reported               the paper's own rows, transcribed (package data: results/reported/)
+
+May import: finebench.harness, finebench.scoring, finebench.data and the foundations.
+The leaderboard, the baselines and the trainers build on this layer; nothing here imports them.
+"""

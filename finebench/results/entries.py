@@ -1,0 +1,167 @@
+"""Result entries: one JSON per (model, revision, protocol, subset), versioned and validated.
+
+    {"schema_version": 1, "model": {…}, "protocol": "finebench" | "official",
+     "subset": "full" | "lite", "text_encoder": …, "source": "reported" | "reproduced" | "submitted",
+     "scores": {<metric>: {<dataset>: {"seen": CELL, "unseen": CELL},
+                           "average": {"seen": CELL, "unseen": CELL, "mean": CELL}}},
+     "provenance": {…}}
+
+A CELL is {"value": percent, "n": lines, "ci95": [low, high]}; the averages are the
+paper's: the mean over the six datasets, and the mean of the seen and unseen averages.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+from finebench import atomic
+from finebench.errors import FinebenchError
+from finebench.data.registry import DATASET_KEYS, SPLITS
+
+SCHEMA_VERSION = 1
+METRICS = ("closed_accuracy", "open_inclusion", "open_similarity")
+METRIC_TITLES = {"closed_accuracy": "closed-world accuracy", "open_inclusion": "open-world text inclusion",
+                 "open_similarity": "open-world relative similarity"}
+FAMILIES = ("CLIP-like", "general MLLM", "reasoning MLLM", "Fine-R1", "reference responder")
+
+_CELL = {
+    "type": "object",
+    "required": ["value"],
+    "properties": {
+        "value": {"type": "number"},
+        "n": {"type": ["integer", "null"], "minimum": 0},
+        "ci95": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+    },
+}
+_SPLIT_CELLS = {"type": "object", "properties": {split: _CELL for split in SPLITS}, "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "required": ["schema_version", "model", "protocol", "source", "scores", "provenance"],
+    "properties": {
+        "schema_version": {"const": SCHEMA_VERSION},
+        "model": {
+            "type": "object",
+            "required": ["name"],
+            "properties": {
+                "name": {"type": "string", "minLength": 1},
+                "id": {"type": ["string", "null"]},
+                "revision": {"type": ["string", "null"]},
+                "backend": {"type": ["string", "null"]},
+                "family": {"enum": [*FAMILIES, None]},
+                "parameters": {"type": ["number", "null"]},
+            },
+        },
+        "protocol": {"enum": ["finebench", "official"]},
+        "subset": {"enum": ["full", "lite"]},
+        "text_encoder": {"type": ["string", "null"]},
+        "source": {"enum": ["reported", "reproduced", "submitted"]},
+        "scores": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                metric: {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        **{dataset: _SPLIT_CELLS for dataset in DATASET_KEYS},
+                        "average": {"type": "object", "properties": {"seen": _CELL, "unseen": _CELL, "mean": _CELL}},
+                    },
+                }
+                for metric in METRICS
+            },
+        },
+        "provenance": {"type": "object"},
+    },
+}
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    import fastjsonschema
+
+    return fastjsonschema.compile(SCHEMA)  # compiled to Python once: 1,000 entries validate in milliseconds
+
+
+def validate(entry: dict, where: str = "result entry") -> dict:
+    import fastjsonschema
+
+    try:
+        _validator()(entry)
+    except fastjsonschema.JsonSchemaValueException as error:
+        path = "/".join(map(str, error.path[1:])) or "(top level)"
+        raise FinebenchError(f"{where} is not a valid result entry: {path}: {error.message}",
+                             f"entries follow schema version {SCHEMA_VERSION} (finebench.results.entries)") from None
+    return entry
+
+
+def dumps(entry: dict, where: str = "result entry") -> bytes:
+    """The entry's file contents, validated: for writers that do not write to a local path (a Hub dataset)."""
+    validate(entry, where)
+    return (json.dumps(entry, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write(entry: dict, path: Path) -> Path:
+    atomic.write_bytes(path, dumps(entry, str(path)))
+    return path
+
+
+def read(path: Path) -> dict:
+    try:
+        entry = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError) as error:
+        raise FinebenchError(f"cannot read result entry {path} ({error})", "check the file") from None
+    return validate(entry, str(path))
+
+
+def _file_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in text).strip("_")
+
+
+def file_name(entry: dict) -> str:
+    """<model>[@<revision>]__<protocol>[__lite].json: another revision than main gets a file of its own."""
+    model = _file_safe(entry["model"]["name"])
+    revision = entry["model"].get("revision")
+    if revision and revision != "main":
+        model += f"@{_file_safe(revision)}"  # "@" never survives _file_safe, so it cannot come from the name
+    subset = "" if entry.get("subset", "full") == "full" else f"__{entry['subset']}"
+    return f"{model}__{entry['protocol']}{subset}.json"
+
+
+def format_table(entry: dict) -> str:
+    """The entry in the paper's layout: per dataset seen / unseen, then the averages."""
+    header = ["metric"] + [f"{d[:4]} {s[0]}" for d in DATASET_KEYS for s in ("seen", "unseen")] + \
+             ["avg seen", "avg unseen", "mean"]
+    rows = [header]
+    for metric, cells in entry["scores"].items():
+        row = [metric]
+        for dataset in DATASET_KEYS:
+            row += [_fmt(cells.get(dataset, {}).get(split)) for split in SPLITS]
+        average = cells.get("average", {})
+        row += [_fmt(average.get("seen")), _fmt(average.get("unseen")), _fmt(average.get("mean"))]
+        rows.append(row)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in
+                       enumerate(zip(row, widths))) for row in rows]
+    title = f"{entry['model']['name']} · protocol {entry['protocol']} · {entry.get('subset', 'full')}"
+    encoder = entry.get("text_encoder")
+    return "\n".join([title + (f" · encoder {encoder}" if encoder else ""), *lines])
+
+
+def _fmt(cell: dict | None) -> str:
+    return "-" if not cell else f"{cell['value']:.1f}"
+
+
+def format_comparison(all_entries: list[dict]) -> str:
+    """One line per entry: the mean of the seen and unseen averages of each metric."""
+    header = ["model", "protocol", *METRICS]
+    rows = [header]
+    for entry in all_entries:
+        means = [_fmt(entry["scores"].get(metric, {}).get("average", {}).get("mean")) for metric in METRICS]
+        rows.append([entry["model"]["name"], entry["protocol"], *means])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    subset = {entry.get("subset", "full") for entry in all_entries}
+    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    return "\n".join([f"mean of seen and unseen averages, percent ({', '.join(sorted(subset))} subset)", *lines])

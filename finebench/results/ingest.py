@@ -1,0 +1,155 @@
+"""`finebench ingest`: an lmms-eval output folder -> result entries (one per protocol).
+
+Each cell is the mean of the per-line scores logged with the samples, with a 95 %
+percentile-bootstrap interval; averages are bootstrapped too (datasets resampled
+independently, then averaged), so every figure carries its uncertainty.
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from finebench import __version__
+from . import entries
+from finebench.errors import FinebenchError
+from finebench.data.manifests import SPECS
+from finebench.scoring.metrics import (FINEBENCH_ACCURACY, FINEBENCH_INCLUSION, FINEBENCH_SIMILARITY, OFFICIAL_ACCURACY,
+                      OFFICIAL_INCLUSION, OFFICIAL_SIMILARITY)
+from finebench.scoring.prompts import prompt_hash
+from finebench.data.registry import DATASET_KEYS, SPLITS
+from finebench.harness.runs import Run, TaskKey, read_run
+from finebench.scoring.stats import bootstrap_means, interval
+
+# protocol -> entry metric -> (which closed tasks, lmms-eval metric name)
+SOURCES = {
+    "finebench": {"closed_accuracy": (False, FINEBENCH_ACCURACY), "open_inclusion": (None, FINEBENCH_INCLUSION),
+                  "open_similarity": (None, FINEBENCH_SIMILARITY)},
+    "official": {"closed_accuracy": (True, OFFICIAL_ACCURACY), "open_inclusion": (None, OFFICIAL_INCLUSION),
+                 "open_similarity": (None, OFFICIAL_SIMILARITY)},
+}
+
+
+def _scores(run: Run, key: TaskKey, metric: str) -> np.ndarray:
+    samples = run.samples.get(key.name)
+    if not samples:
+        raise FinebenchError(f"{run.results_path.parent} has no samples for {key.name}",
+                             "run lmms-eval with --log_samples, then ingest that folder")
+    return np.array([float(sample[metric]["score"]) for sample in samples]) * 100.0
+
+
+def _cell(resampled: np.ndarray, value: float, n: int | None) -> dict:
+    low, high = interval(resampled)
+    return {"value": round(value, 4), "n": n, "ci95": [round(low, 4), round(high, 4)]}
+
+
+def _metric_scores(run: Run, official_order: bool | None, metric: str) -> dict | None:
+    """{dataset: {split: cell}, "average": {…}} for one metric, or None if the run lacks it."""
+    world = "open" if official_order is None else "closed"
+    keys = {(key.dataset, key.split): key for key in run.tasks
+            if key.world == world and (official_order is None or key.official_order == official_order)}
+    if not keys:
+        return None
+    table: dict = {}
+    resampled: dict[str, list[np.ndarray]] = {split: [] for split in SPLITS}
+    for (dataset, split), key in sorted(keys.items()):
+        scores = _scores(run, key, metric)
+        means = bootstrap_means(scores, seed=zlib.crc32(f"{dataset}/{split}/{metric}".encode()))
+        table.setdefault(dataset, {})[split] = _cell(means, float(scores.mean()), len(scores))
+        resampled[split].append(means)
+    complete = all(len(table.get(dataset, {})) == 2 for dataset in DATASET_KEYS)
+    if complete:  # the paper's averages need all six datasets
+        averages = {split: np.mean(resampled[split], axis=0) for split in SPLITS}
+        values = {split: float(np.mean([table[d][split]["value"] for d in DATASET_KEYS])) for split in SPLITS}
+        table["average"] = {split: _cell(averages[split], values[split], None) for split in SPLITS}
+        table["average"]["mean"] = _cell((averages["seen"] + averages["unseen"]) / 2,
+                                         (values["seen"] + values["unseen"]) / 2, None)
+    return table
+
+
+def _model(run: Run, name: str | None, family: str | None, parameters: float | None = None,
+           model_id: str | None = None) -> dict:
+    config = run.results.get("config", {})
+    arguments = dict(part.split("=", 1) for part in str(config.get("model_args") or "").split(",") if "=" in part)
+    model_id = model_id or arguments.get("pretrained") or arguments.get("model") or arguments.get("model_version")
+    return {"name": name or model_id or str(config.get("model")), "id": model_id,
+            "revision": arguments.get("revision"), "backend": config.get("model"), "family": family,
+            "parameters": parameters}
+
+
+def _encoder(run: Run) -> str | None:
+    for key in run.tasks:
+        if key.world == "open" and run.samples.get(key.name):
+            return run.samples[key.name][0][FINEBENCH_SIMILARITY].get("encoder")
+    return None
+
+
+def _provenance(run: Run) -> dict:
+    configs = run.results.get("configs", {})
+    first = next((configs[key.name] for key in run.tasks if key.name in configs), {})
+    return {
+        "finebench_version": __version__,
+        "lmms_eval_version": run.results.get("lmms_eval_version"),
+        "lmms_eval_package": _installed_version("lmms-eval"),
+        "manifest_sha256": {f"{d}_{s}.jsonl": SPECS[d, s].sha256 for d in DATASET_KEYS for s in SPLITS},
+        "prompt_hash": prompt_hash(),
+        "generation": first.get("generation_kwargs"),
+        "cli_generation_override": run.results.get("config", {}).get("gen_kwargs") or None,
+        "model_args": run.results.get("config", {}).get("model_args"),
+        "tasks": sorted(key.name for key in run.tasks),
+        "run": str(run.results_path),
+        "run_date": run.results.get("date"),
+        "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "rescored": run.results.get("finebench_rescore"),
+        "strategy": next((key.strategy for key in run.tasks if key.world == "closed" and not key.official_order),
+                         "zero-shot"),
+    }
+
+
+def _installed_version(package: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+def build_entries(run: Run, name: str | None = None, family: str | None = None, source: str = "reproduced",
+                  parameters: float | None = None, model_id: str | None = None) -> list[dict]:
+    if not run.tasks:
+        raise FinebenchError(f"{run.results_path} holds no finegrained_* task",
+                             "run lmms-eval with --tasks finegrained (or finegrained_lite)")
+    subsets = {key.lite for key in run.tasks}
+    if len(subsets) > 1:
+        raise FinebenchError(f"{run.results_path} mixes lite and full tasks",
+                             "run the full benchmark and the lite subset into separate output folders")
+    lite = next(iter(subsets))
+    strategies = {key.strategy for key in run.tasks if key.world == "closed" and not key.official_order}
+    if len(strategies) > 1:
+        raise FinebenchError(f"{run.results_path} mixes inference strategies ({', '.join(sorted(strategies))})",
+                             "run each strategy (finegrained, finegrained_cot, finegrained_icl) into its own folder")
+    # one model, encoder and provenance (one ingested_at) for both protocols' entries of the run
+    model, encoder, provenance = _model(run, name, family, parameters, model_id), _encoder(run), _provenance(run)
+    built = []
+    for protocol, sources in SOURCES.items():
+        scores = {metric: table for metric, (order, name_) in sources.items()
+                  if (table := _metric_scores(run, order, name_)) is not None}
+        if not scores:
+            continue
+        built.append(entries.validate({  # copies: a caller may edit one entry's model or provenance (the worker does)
+            "schema_version": entries.SCHEMA_VERSION, "model": dict(model), "protocol": protocol,
+            "subset": "lite" if lite else "full", "text_encoder": encoder, "source": source, "scores": scores,
+            "provenance": dict(provenance),
+        }))
+    return built
+
+
+def ingest(folder: Path | str, output_dir: Path, name: str | None = None, family: str | None = None,
+           source: str = "reproduced", parameters: float | None = None, model_id: str | None = None) -> list[Path]:
+    run = read_run(folder)
+    return [entries.write(entry, Path(output_dir) / entries.file_name(entry))
+            for entry in build_entries(run, name, family, source, parameters, model_id)]

@@ -1,1 +1,0 @@
-"""Result entries shipped with finebench: reported/ holds the paper's numbers (protocol official)."""

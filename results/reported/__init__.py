@@ -1,0 +1,1 @@
+"""The paper's reported rows as result entries (JSON, protocol `official`, source `reported`)."""
