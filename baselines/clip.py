@@ -20,8 +20,9 @@ from typing import Sequence
 import numpy as np
 
 from finebench import atomic
-from finebench.errors import FinebenchError
 from finebench.data.registry import get_dataset
+from finebench.errors import FinebenchError
+from finebench.scoring.encoders import projected_features
 
 KNOWN = {  # the paper's four, by short name -> (open_clip architecture, pretrained tag)
     "clip-l": ("ViT-L-14-336", "openai"),
@@ -85,9 +86,6 @@ class Encoder:
         self.processor = AutoProcessor.from_pretrained(name)
         self.kind = "transformers"
 
-    def _features(self, output):
-        return output if isinstance(output, self.torch.Tensor) else output.pooler_output
-
     def _normalised(self, features) -> np.ndarray:
         features = features.float()
         return (features / features.norm(dim=-1, keepdim=True)).cpu().numpy()
@@ -98,7 +96,7 @@ class Encoder:
                 batch = self.torch.stack([self.preprocess(image) for image in images]).to(self.device)
                 return self._normalised(self.model.encode_image(batch.half() if self.half else batch))
             inputs = self.processor(images=list(images), return_tensors="pt").to(self.device)
-            return self._normalised(self._features(self.model.get_image_features(**inputs)))
+            return self._normalised(projected_features(self.model.get_image_features(**inputs)))
 
     def texts(self, texts: Sequence[str]) -> np.ndarray:
         with self.torch.no_grad():
@@ -106,7 +104,7 @@ class Encoder:
                 return self._normalised(self.model.encode_text(self.tokenizer(list(texts)).to(self.device)))
             inputs = self.processor(text=list(texts), padding="max_length", truncation=True,
                                     return_tensors="pt").to(self.device)
-            return self._normalised(self._features(self.model.get_text_features(**inputs)))
+            return self._normalised(projected_features(self.model.get_text_features(**inputs)))
 
 
 def class_embeddings(encoder: Encoder, class_names: Sequence[str], templates: Sequence[str],

@@ -14,9 +14,9 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from tqdm.auto import tqdm
 
-from finebench.home import finebench_home
 from finebench.data.registry import get_dataset
 from finebench.harness.responders import formatted, options_in_prompt
+from finebench.home import finebench_home
 
 from .clip import ClassEmbeddingCache, Encoder, choose, template_set
 

@@ -17,20 +17,22 @@ from pathlib import Path
 from typing import Sequence
 
 from finebench import atomic
-from finebench.results import entries
 from finebench.data.fewshot import prepare_fewshot
 from finebench.data.fixtures import default_workers, write_archives
-from finebench.errors import FinebenchError
-from finebench.harness.evalrun import PathLinks, preflight_evaluation, run_lmms_eval
-from finebench.home import HOME_VARIABLE, finebench_home
-from finebench.results.ingest import ingest
 from finebench.data.manifests import load_manifests
 from finebench.data.prepare import prepare, summary_table
+from finebench.errors import FinebenchError
+from finebench.harness.doctor import preflight_evaluation
+from finebench.harness.evalrun import PathLinks, run_lmms_eval
+from finebench.harness.tasknames import BASELINE_TASKS, both_protocols
 from finebench.harness.tinymodel import MAX_PIXELS, MIN_PIXELS, build_tiny_qwen2_5_vl
+from finebench.home import HOME_VARIABLE, finebench_home
+from finebench.results import entries
+from finebench.results.ingest import ingest
 
 TINY_QWEN = "tiny_qwen2_5_vl"
 MODELS = ("ground_truth", "first_option", "random_option", "all_options", TINY_QWEN)
-TASKS = "finegrained_lite,finegrained_official_lite"
+TASKS = both_protocols(lite=True)
 ENCODER = "minilm"  # offline; the default SigLIP encoder needs the model hub
 TINY_NEW_TOKENS = 24  # a random model only babbles: keep its babble short
 
@@ -46,11 +48,11 @@ MiniLM encoder ({ENCODER}); the default is the release's SigLIP.
 
 The demo's data, runs and entries are in {{home}}; to look at them:
   {HOME_VARIABLE}={{home}} finebench status
-  finebench tables --protocol finebench --source {{home}}/results
+  finebench tables --protocol finebench --entries {{home}}/results
 
 A real model, on a GPU machine with the archives prepared:
   finebench eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
-      --tasks finegrained,finegrained_official --batch_size 1 --log_samples --output_path runs/qwen7b
+      --tasks {BASELINE_TASKS} --batch_size 1 --log_samples --output_path runs/qwen7b
   finebench ingest runs/qwen7b"""
 
 

@@ -14,18 +14,20 @@ import gradio as gr
 import pandas as pd
 
 from finebench import atomic
-from finebench.results.entries import FAMILIES
-from finebench.errors import FinebenchError
 from finebench.data.registry import DATASET_KEYS
+from finebench.errors import FinebenchError
+from finebench.harness.tasknames import BASELINE_TASKS
+from finebench.results.entries import FAMILIES
+from finebench.scoring.protocols import Protocol
 
 from . import data, detail
-from .columns import ALL_COLUMNS, DEFAULT_COLUMNS, SIZE_BUCKETS, VIEWS
+from .columns import ALL_COLUMNS, DEFAULT_COLUMNS, PROTOCOLS, SIZE_BUCKETS, SOURCES, TYPES, VIEWS
 from .queue import DuplicateRequest, Queue
 from .settings import Settings
 from .storage import open_storage
-from .submission import BACKENDS, PRECISIONS, PROTOCOLS, validate_submission
+from .submission import BACKENDS, PRECISIONS, validate_submission
 
-ABOUT = """\
+ABOUT = f"""\
 ## finebench
 
 Fine-grained visual recognition with multimodal LLMs: six datasets (FGVC-Aircraft, CUB-200,
@@ -46,7 +48,7 @@ closed-world accuracy.
 the mean of the seen and unseen averages.
 
 **Reproduce a row**: `finebench prepare --data-root DIR`, then
-`finebench eval --model qwen2_5_vl --model_args pretrained=<model> --tasks finegrained,finegrained_official
+`finebench eval --model qwen2_5_vl --model_args pretrained=<model> --tasks {BASELINE_TASKS}
 --log_samples --output_path runs/x`, then `finebench ingest runs/x` and `finebench tables --compare reported`.
 """
 
@@ -119,7 +121,8 @@ def _metric_tabs(board: Leaderboard) -> tuple[dict, gr.ScatterPlot]:
     for title in VIEWS:
         with gr.Tab(title):
             tables[title] = gr.Dataframe(board.view(title, "", [], [], [], [], [], DEFAULT_COLUMNS),
-                                         interactive=False, elem_id=f"table-{VIEWS[title]}")
+                                         datatype=[TYPES[name] for name in DEFAULT_COLUMNS], interactive=False,
+                                         elem_id=f"table-{VIEWS[title]}")
             if title == CLOSED:
                 scatter = gr.ScatterPlot(data.seen_unseen_points(board.frames[title]), x="seen avg", y="unseen avg",
                                          color="family", tooltip=["model"], title="Seen vs unseen (closed world)")
@@ -156,7 +159,7 @@ def _submit_tab(board: Leaderboard) -> None:
             precision = gr.Dropdown(list(PRECISIONS), value="bfloat16", label="Precision")
             family = gr.Dropdown(list(FAMILIES), value="general MLLM", label="Family", elem_id="submit-family")
             backend = gr.Dropdown(list(BACKENDS), value="hf", label="Backend", elem_id="submit-backend")
-            protocol = gr.Dropdown(list(PROTOCOLS), value="finebench", label="Protocol")
+            protocol = gr.Dropdown(list(PROTOCOLS), value=Protocol.FINEBENCH, label="Protocol")
         contact = gr.Textbox(label="Contact (e-mail or Hugging Face user)", elem_id="submit-contact")
         send = gr.Button("Submit", variant="primary", elem_id="submit-button")
         status = gr.Markdown(elem_id="submit-status")
@@ -181,8 +184,8 @@ def build_app(settings: Settings) -> gr.Blocks:
         with gr.Row():
             families = gr.CheckboxGroup(list(FAMILIES), label="Family", elem_id="family-filter")
             sizes = gr.CheckboxGroup(list(SIZE_BUCKETS), label="Size")
-            protocols = gr.CheckboxGroup(["finebench", "official"], label="Protocol")
-            sources = gr.CheckboxGroup(["reported", "reproduced", "submitted"], label="Source")
+            protocols = gr.CheckboxGroup(list(PROTOCOLS), label="Protocol")
+            sources = gr.CheckboxGroup(list(SOURCES), label="Source")
             encoder_box = gr.CheckboxGroup(board.encoders(), label="Text encoder")
         filters = [search, families, sizes, protocols, sources, encoder_box, columns]
         with gr.Tabs():

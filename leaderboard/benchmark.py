@@ -9,8 +9,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from finebench.results import entries
 from finebench.data.registry import DATASET_KEYS, SPLITS
+from finebench.results import entries
+from finebench.results.entries import Source
+from finebench.scoring.protocols import Protocol
 
 TARGET_SECONDS = 1.0
 
@@ -30,8 +32,8 @@ def synthetic_entry(index: int, rng: random.Random) -> dict:
             "model": {"name": f"synthetic-model-{index:04d}", "id": f"org/model-{index}", "revision": "main",
                       "backend": "qwen2_5_vl", "family": rng.choice(entries.FAMILIES),
                       "parameters": rng.choice([2, 3, 7, 8, 13, 72])},
-            "protocol": rng.choice(["finebench", "official"]), "subset": "full", "text_encoder": "minilm",
-            "source": "submitted", "scores": scores, "provenance": {}}
+            "protocol": rng.choice(list(Protocol)), "subset": "full", "text_encoder": "minilm",
+            "source": Source.SUBMITTED, "scores": scores, "provenance": {}}
 
 
 def bench_leaderboard(count: int = 1000, seed: int = 0) -> str:
@@ -52,8 +54,8 @@ def bench_leaderboard(count: int = 1000, seed: int = 0) -> str:
         started = time.perf_counter() - start
         board = app.leaderboard
         start = time.perf_counter()
-        filtered = board.view("Closed-world accuracy", "model-01", ["general MLLM"], ["4-10B"], ["finebench"], [],
-                              [], None)
+        filtered = board.view("Closed-world accuracy", "model-01", ["general MLLM"], ["4-10B"],
+                              [Protocol.FINEBENCH], [], [], None)
         filtered_seconds = time.perf_counter() - start
         app.close()
     rows = len(board.frames["Closed-world accuracy"])

@@ -1,18 +1,67 @@
-"""The leaderboard's columns, declared once."""
+"""The leaderboard's columns, declared once: name, type, whether shown by default, and how each
+row's value comes from its entry (the Hugging Face leaderboard template's ColumnContent, without
+its globals). The table, its default view, the column chooser and Gradio's datatypes all read it."""
 
 from __future__ import annotations
 
-from finebench.data.registry import DATASET_KEYS
+from dataclasses import dataclass
+from typing import Callable
+
+from finebench.data.registry import DATASET_KEYS, SPLITS
+from finebench.results import tables
+from finebench.results.entries import Source
+from finebench.scoring.protocols import Protocol
 
 VIEWS = {  # tab title -> entry metric
     "Closed-world accuracy": "closed_accuracy",
     "Open-world similarity": "open_similarity",
     "Open-world text inclusion": "open_inclusion",
 }
-INFO_COLUMNS = ["rank", "model", "family", "size (B)", "protocol", "source", "subset", "encoder"]
-SUMMARY_COLUMNS = ["seen avg", "unseen avg", "mean", "mean 95% CI"]
-DATASET_COLUMNS = [f"{dataset} {split}" for dataset in DATASET_KEYS for split in ("seen", "unseen")]
-ALL_COLUMNS = INFO_COLUMNS + SUMMARY_COLUMNS + DATASET_COLUMNS
-DEFAULT_COLUMNS = ["rank", "model", "family", "size (B)", "protocol", "source"] + SUMMARY_COLUMNS
-HIDDEN = ["key"]  # the entry's identity, for the detail view
 SIZE_BUCKETS = ("< 4B", "4-10B", "> 10B", "unknown")
+PROTOCOLS = tuple(Protocol)
+SOURCES = tuple(Source)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # Gradio's datatype: "number" or "str"
+    shown: bool  # in the default view
+    value: Callable[[dict, str], object] | None  # (entry, metric) -> the cell; None: computed on the table (rank)
+
+
+def cell(dataset: str, split: str) -> Callable[[dict, str], float | None]:
+    def value(entry: dict, metric: str) -> float | None:
+        cell = tables.cell_value(entry, metric, split, dataset)
+        return None if cell is None else round(cell["value"], 2)
+    return value
+
+
+def mean_cell(entry: dict, metric: str) -> dict:
+    return entry["scores"].get(metric, {}).get("average", {}).get("mean") or {}
+
+
+def _interval(entry: dict, metric: str) -> str:
+    interval = mean_cell(entry, metric).get("ci95")
+    return f"{interval[0]:.1f}–{interval[1]:.1f}" if interval else ""
+
+
+COLUMNS = (
+    Column("rank", "number", True, None),
+    Column("model", "str", True, lambda entry, metric: entry["model"]["name"]),
+    Column("family", "str", True, lambda entry, metric: entry["model"].get("family") or ""),
+    Column("size (B)", "number", True, lambda entry, metric: entry["model"].get("parameters")),
+    Column("protocol", "str", True, lambda entry, metric: entry["protocol"]),
+    Column("source", "str", True, lambda entry, metric: entry["source"]),
+    Column("subset", "str", False, lambda entry, metric: entry.get("subset", "full")),
+    Column("encoder", "str", False, lambda entry, metric: entry.get("text_encoder") or ""),
+    Column("seen avg", "number", True, cell("average", "seen")),
+    Column("unseen avg", "number", True, cell("average", "unseen")),
+    Column("mean", "number", True, cell("average", "mean")),
+    Column("mean 95% CI", "str", True, _interval),
+    *(Column(f"{dataset} {split}", "number", False, cell(dataset, split)) for dataset in DATASET_KEYS
+      for split in SPLITS),
+)
+ALL_COLUMNS = [column.name for column in COLUMNS]
+DEFAULT_COLUMNS = [column.name for column in COLUMNS if column.shown]
+TYPES = {column.name: column.type for column in COLUMNS}

@@ -7,10 +7,11 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from finebench.results import tables
 from finebench.data.registry import DATASET_KEYS, SPLITS
+from finebench.results import tables
+from finebench.scoring.protocols import Protocol
 
-from .columns import ALL_COLUMNS, SIZE_BUCKETS
+from .columns import COLUMNS, SIZE_BUCKETS, cell, mean_cell
 
 
 def load_all(results_dirs: Iterable[Path]) -> tuple[list[dict], list[str]]:
@@ -31,31 +32,17 @@ def size_bucket(parameters: float | None) -> str:
     return SIZE_BUCKETS[0] if parameters < 4 else SIZE_BUCKETS[1] if parameters <= 10 else SIZE_BUCKETS[2]
 
 
-def _value(entry: dict, metric: str, dataset: str, split: str) -> float | None:
-    cell = tables.cell_value(entry, metric, split, dataset)
-    return None if cell is None else round(cell["value"], 2)
-
-
 def metric_frame(all_entries: Sequence[dict], metric: str) -> pd.DataFrame:
+    """One row per entry that has the metric: every declared column, the entry's key and its interval."""
     rows = []
     for entry in all_entries:
-        scores = entry["scores"].get(metric)
-        if not scores:
+        if not entry["scores"].get(metric):
             continue
-        mean = scores.get("average", {}).get("mean") or {}
-        interval = mean.get("ci95") or [mean.get("value"), mean.get("value")]
-        rows.append({
-            "key": entry_key(entry), "model": entry["model"]["name"], "family": entry["model"].get("family") or "",
-            "size (B)": entry["model"].get("parameters"), "protocol": entry["protocol"], "source": entry["source"],
-            "subset": entry.get("subset", "full"), "encoder": entry.get("text_encoder") or "",
-            "seen avg": _value(entry, metric, "average", "seen"),
-            "unseen avg": _value(entry, metric, "average", "unseen"),
-            "mean": None if not mean else round(mean["value"], 2),
-            "mean 95% CI": "" if not mean.get("ci95") else f"{interval[0]:.1f}–{interval[1]:.1f}",
-            "_low": interval[0], "_high": interval[1],
-            **{f"{d} {s}": _value(entry, metric, d, s) for d in DATASET_KEYS for s in SPLITS},
-        })
-    frame = pd.DataFrame(rows, columns=["key", *[c for c in ALL_COLUMNS if c != "rank"], "_low", "_high"])
+        mean = mean_cell(entry, metric)
+        low, high = mean.get("ci95") or [mean.get("value"), mean.get("value")]
+        rows.append({"key": entry_key(entry), **{column.name: column.value(entry, metric) for column in COLUMNS
+                                                 if column.value}, "_low": low, "_high": high})
+    frame = pd.DataFrame(rows, columns=["key", *[c.name for c in COLUMNS if c.value], "_low", "_high"])
     return rank(frame)
 
 
@@ -92,8 +79,8 @@ def position_bias_frame(all_entries: Sequence[dict]) -> pd.DataFrame:
             closed[(entry["model"]["name"], entry["source"], entry.get("subset", "full")), entry["protocol"]] = mean
     rows = []
     for (identity, protocol), official in closed.items():
-        if protocol == "official" and (identity, "finebench") in closed:
-            ours = closed[identity, "finebench"]["value"]
+        if protocol == Protocol.OFFICIAL and (identity, Protocol.FINEBENCH) in closed:
+            ours = closed[identity, Protocol.FINEBENCH]["value"]
             rows.append({"model": identity[0], "source": identity[1], "subset": identity[2],
                          "official closed": round(official["value"], 2), "finebench closed": round(ours, 2),
                          "position bias": round(official["value"] - ours, 2)})
@@ -107,7 +94,7 @@ def dataset_frame(all_entries: Sequence[dict], dataset: str) -> pd.DataFrame:
         row = {"model": entry["model"]["name"], "protocol": entry["protocol"], "source": entry["source"]}
         for metric in entry["scores"]:
             for split in SPLITS:
-                row[f"{metric} {split}"] = _value(entry, metric, dataset, split)
+                row[f"{metric} {split}"] = cell(dataset, split)(entry, metric)
         rows.append(row)
     return pd.DataFrame(rows)
 

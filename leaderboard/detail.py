@@ -10,8 +10,9 @@ from typing import Sequence
 
 import pandas as pd
 
+from finebench.harness.runs import read_results
 from finebench.scoring.metrics import FINEBENCH_ACCURACY, OFFICIAL_ACCURACY
-from finebench.harness.runs import Run
+from finebench.scoring.protocols import Protocol
 
 
 def closed_samples(entry: dict) -> tuple[dict, ...]:
@@ -30,16 +31,11 @@ def closed_samples(entry: dict) -> tuple[dict, ...]:
 
 @functools.lru_cache(maxsize=8)  # a few entries: switching back and forth in the Details tab reads nothing
 def _read_closed(results_path: str, _mtime_ns: int, official: bool) -> tuple[dict, ...]:
-    path = Path(results_path)
-    run = Run(path, json.loads(path.read_text("utf-8")))
+    order = Protocol.OFFICIAL if official else Protocol.FINEBENCH
+    # only this protocol's closed tasks: the open world's samples are not needed here
+    run = read_results(Path(results_path), lambda key: key.world == "closed" and key.order == order)
     metric = OFFICIAL_ACCURACY if official else FINEBENCH_ACCURACY
-    samples = []
-    for key in run.tasks:  # only this protocol's closed tasks: the open world's samples are not needed here
-        file = path.with_name(f"{run.stamp}_samples_{key.name}.jsonl")
-        if key.world == "closed" and key.official_order == official and file.is_file():
-            samples += [_closed_sample(json.loads(line), metric) for line in file.open(encoding="utf-8")
-                        if line.strip()]
-    return tuple(samples)
+    return tuple(_closed_sample(sample, metric) for samples in run.samples.values() for sample in samples)
 
 
 def _closed_sample(sample: dict, metric: str) -> dict:

@@ -24,15 +24,26 @@ class Settings:
     stale_after_seconds: int = 600  # a RUNNING request whose heartbeat is older goes back to PENDING
 
 
+QUEUE_VARIABLE = "FINEBENCH_QUEUE"
+RESULTS_VARIABLE = "FINEBENCH_LEADERBOARD_RESULTS"
+
+
 def load_settings() -> Settings:
     home = finebench_home()
-    results = _list("FINEBENCH_LEADERBOARD_RESULTS") or (str(home / "results"),)
+    results = _list(RESULTS_VARIABLE) or (str(home / "results"),)
     return Settings(
         results_dirs=tuple(Path(path).expanduser() for path in results),
-        queue=os.environ.get("FINEBENCH_QUEUE", str(home / "queue")),
+        queue=os.environ.get(QUEUE_VARIABLE, str(home / "queue")),
         runs_dir=Path(os.environ.get("FINEBENCH_RUNS", str(home / "runs"))).expanduser(),
         allow_custom_code=_list("FINEBENCH_ALLOW_CUSTOM_CODE"),
         local_model_roots=tuple(Path(path).expanduser() for path in _list("FINEBENCH_LOCAL_MODEL_ROOTS")),
         max_model_bytes=int(float(os.environ.get("FINEBENCH_MAX_MODEL_GB", "40")) * 2**30),
         stale_after_seconds=int(os.environ.get("FINEBENCH_STALE_SECONDS", "600")),
     )
+
+
+def storage_locations() -> list[tuple[str, str, str]]:
+    """(name, location, the variable that sets it) of the queue and each results folder, for doctor."""
+    settings = load_settings()
+    return [("queue", settings.queue, QUEUE_VARIABLE),
+            *(("results", str(folder), RESULTS_VARIABLE) for folder in settings.results_dirs)]

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from finebench.results.entries import FAMILIES
 from finebench.errors import FinebenchError
-from finebench.harness.responders import RESPONDERS
+from finebench.results.entries import FAMILIES
+from finebench.scoring.protocols import Protocol
 
 from .queue import Request
 from .settings import Settings
@@ -19,7 +19,6 @@ REVISION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
 CONTACT = re.compile(r"^[^\s<>\"']{2,100}$")
 PRECISIONS = ("bfloat16", "float16", "float32")
 BACKENDS = {"hf": "qwen2_5_vl", "vllm": "vllm", "responder": None}
-PROTOCOLS = ("finebench", "official")
 UNSAFE_WEIGHTS = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
 
@@ -89,14 +88,16 @@ def validate_submission(model: str, revision: str, precision: str, family: str, 
         raise FinebenchError(f"unknown precision {precision!r}", f"choose among {', '.join(PRECISIONS)}")
     if family not in FAMILIES:
         raise FinebenchError(f"unknown family {family!r}", f"choose among {', '.join(FAMILIES)}")
-    if protocol not in PROTOCOLS:
-        raise FinebenchError(f"unknown protocol {protocol!r}", "choose finebench or official")
+    if protocol not in list(Protocol):
+        raise FinebenchError(f"unknown protocol {protocol!r}", f"choose {' or '.join(Protocol)}")
     if not REVISION.match(revision) or ".." in revision:
         raise FinebenchError(f"revision {revision!r} is not a branch, tag or commit name",
                              "use e.g. main or a commit hash")
     if not CONTACT.match(contact):
         raise FinebenchError("a contact (e-mail or Hugging Face user name) is required", "fill in the contact field")
     if backend == "responder":
+        from finebench.harness.responders import RESPONDERS  # imports lmms-eval: only when a responder is asked for
+
         if model not in RESPONDERS:
             raise FinebenchError(f"{model!r} is not a reference responder", f"choose among {', '.join(RESPONDERS)}")
     elif model.startswith(("/", "~", ".")):

@@ -14,20 +14,19 @@ import threading
 import time
 from pathlib import Path
 
-from finebench.results import entries
 from finebench.errors import FinebenchError
-from finebench.harness.evalrun import preflight_evaluation
-from finebench.results.ingest import build_entries
+from finebench.harness.doctor import preflight_evaluation
 from finebench.harness.runs import read_run
+from finebench.harness.tasknames import protocol_tasks
+from finebench.results import entries
+from finebench.results.entries import Source
+from finebench.results.ingest import build_entries
 
 from .queue import PENDING, Queue, Request
 from .settings import Settings
 from .storage import Storage
 
 HEARTBEAT_SECONDS = 30
-TASKS = {("finebench", False): "finegrained", ("finebench", True): "finegrained_lite",
-         ("official", False): "finegrained_official,finegrained_open",
-         ("official", True): "finegrained_official_lite,finegrained_lite_open"}
 
 
 def resolve_pretrained(request: Request) -> str:
@@ -44,7 +43,7 @@ def resolve_pretrained(request: Request) -> str:
 
 def evaluation_arguments(request: Request, output: Path, lite: bool, extra_model_args: str = "",
                          gen_kwargs: str = "") -> list[str]:
-    arguments = ["--tasks", TASKS[request.protocol, lite], "--log_samples", "--output_path", str(output)]
+    arguments = ["--tasks", protocol_tasks(request.protocol, lite), "--log_samples", "--output_path", str(output)]
     if request.backend == "responder":
         return ["--model", request.model, *arguments]
     key = "model" if request.backend == "vllm" else "pretrained"
@@ -102,7 +101,7 @@ def process(request: Request, queue: Queue, results: Storage, settings: Settings
             tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
             raise FinebenchError(f"evaluation exited with code {code}: {' / '.join(tail)}", f"see {log_path}")
         built = [entry for entry in build_entries(read_run(folder / "output"), name=request.model,
-                                                  family=request.family, source="submitted")
+                                                  family=request.family, source=Source.SUBMITTED)
                  if entry["protocol"] == request.protocol]
         for entry in built:
             entry["model"]["revision"] = request.revision
@@ -125,7 +124,7 @@ def run_worker(queue: Queue, results: Storage, settings: Settings, once: bool = 
             time.sleep(poll_seconds)
             continue
         try:
-            preflight_evaluation("worker", ["--tasks", TASKS[request.protocol, lite]])
+            preflight_evaluation("worker", ["--tasks", protocol_tasks(request.protocol, lite)])
         except FinebenchError:  # this machine cannot evaluate: the request is not to blame, put it back
             request.status, request.heartbeat = PENDING, None
             queue.save(request)

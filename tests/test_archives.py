@@ -7,9 +7,9 @@ import scipy.io
 
 from finebench.data.archives import READERS
 from finebench.data.archives.locate import archive_not_found, locate_archive
-from finebench.errors import FinebenchError
 from finebench.data.fixtures import OFFICIAL_FOLDERS, write_archives
 from finebench.data.registry import DATASETS, SPLITS
+from finebench.errors import FinebenchError
 
 TRAIN_SPLITS = {"aircraft": {"train", "val"}, "bird": {"train"}, "car": {"train"}, "dog": {"train"},
                 "flower": {"train", "val"}, "pet": {"trainval"}}

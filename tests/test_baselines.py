@@ -119,8 +119,8 @@ def test_icl_prompt_holds_seen_class_demonstrations_only(prepared_home, manifest
     import pyarrow.parquet as pq
 
     monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
-    from finebench.harness import taskhooks
     from finebench.data.store import PreparedStore
+    from finebench.harness import taskhooks
 
     taskhooks.demonstrations.cache_clear()
     files = PreparedStore(prepared_home / "prepared").data_files("pet", "unseen", lite=True)
@@ -128,13 +128,14 @@ def test_icl_prompt_holds_seen_class_demonstrations_only(prepared_home, manifest
     seen_classes = manifests["pet", "seen"].classes
     checked = 0
     for doc in docs:
-        from PIL import Image
         import io
+
+        from PIL import Image
 
         doc["image"] = Image.open(io.BytesIO(doc["image"]["bytes"]))
         names = taskhooks.demonstration_classes(doc)
         assert set(names) <= seen_classes and doc["ground_truth"] not in names  # unseen truth: no example
-        assert names == [o for o in doc["finebench_options"] if o in seen_classes]
+        assert names == [o for o in doc["balanced_options"] if o in seen_classes]
         visuals = taskhooks.icl_doc_to_visual(doc)
         assert len(visuals) == len(names) + 1
         text = taskhooks.icl_closed_doc_to_text(doc)
@@ -150,7 +151,7 @@ def test_icl_prompt_holds_seen_class_demonstrations_only(prepared_home, manifest
 def test_cot_prompt_appends_step_by_step():
     from finebench.harness.taskhooks import cot_closed_doc_to_text
 
-    doc = {"question": "Which pet?", "finebench_options": ["Pug", "Boxer", "Beagle", "Havanese"]}
+    doc = {"question": "Which pet?", "balanced_options": ["Pug", "Boxer", "Beagle", "Havanese"]}
     assert cot_closed_doc_to_text(doc).endswith("<answer>choice</answer>. Let's think step by step.")
 
 

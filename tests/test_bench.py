@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from finebench.bench import bench_prepare
+from finebench.data.benchmark import bench_prepare
 
 
 def test_prepare_benchmark_prints_its_figures(manifest_dir, tmp_path):

@@ -1,18 +1,45 @@
+import argparse
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from finebench.cli import COMMANDS, main
+from finebench.cli import build_parser, main
 
 
-def test_every_command_has_help(capsys):
-    for command in [*COMMANDS, "bench prepare"]:
+def leaf_commands(parser, path=()):
+    """(words, parser) of every command that runs something, walking the subcommands."""
+    subparsers = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    if not subparsers:
+        yield path, parser
+    for action in subparsers:
+        for name, child in action.choices.items():
+            yield from leaf_commands(child, (*path, name))
+
+
+def test_every_command_has_help_and_something_to_run(capsys):
+    commands = list(leaf_commands(build_parser()))
+    assert len(commands) == 30 and ("train", "tapo") in [words for words, _ in commands]
+    for words, parser in commands:
+        assert parser.get_default("handler") is not None or words == ("eval",), words
+        if words == ("eval",):  # everything after `eval` is lmms-eval's: its help is ours, printed by run_eval
+            assert main(["eval", "--help"]) == 0
+            assert "usage: finebench eval" in capsys.readouterr().out
+            continue
         with pytest.raises(SystemExit) as exited:
-            main([*command.split(), "--help"])
+            main([*words, "--help"])
         assert exited.value.code == 0
         assert "usage: finebench" in capsys.readouterr().out
+
+
+def test_old_spellings_still_work_and_say_so(tmp_path, capsys, manifest_dir):
+    assert main(["fixtures", str(tmp_path / "old"), "--manifests", str(manifest_dir), "--datasets", "pet",
+                 "--lines-per-split", "2", "--train-per-class", "1"]) == 0
+    assert "now given with --output" in capsys.readouterr().err and (tmp_path / "old").is_dir()
+    assert main(["tables", "--source", "reported", "--table", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "--source is now --entries" in captured.err and "Table 1" in captured.out
 
 
 def test_top_level_help_teaches_the_first_run():
@@ -50,7 +77,7 @@ def test_tasks_dir_holds_the_yamls(capsys):
 
 
 def test_fixtures_command(manifest_dir, tmp_path, capsys):
-    assert main(["fixtures", str(tmp_path), "--manifests", str(manifest_dir), "--datasets", "dog",
+    assert main(["fixtures", "--output", str(tmp_path), "--manifests", str(manifest_dir), "--datasets", "dog",
                  "--lines-per-split", "2", "--layout", "fine-r1", "--size", "16x12"]) == 0
     assert (tmp_path / "dogs_120" / "lists" / "train_list.mat").is_file()
     assert len(list((tmp_path / "dogs_120" / "Images").rglob("*.jpg"))) == 4 + 120 * 5
@@ -64,11 +91,13 @@ def test_nonsense_numbers_are_refused_by_the_parser(capsys):
 
 
 def test_baselines_run_appends_the_extra_model_arguments(home, monkeypatch, capsys):
+    import finebench.harness.doctor
     import finebench.harness.evalrun
 
     commands, preflights = [], []
-    monkeypatch.setattr(finebench.harness.evalrun, "run_lmms_eval", lambda command, encoder: commands.append(command) or 1)
-    monkeypatch.setattr(finebench.harness.evalrun, "preflight_evaluation", lambda *args: preflights.append(args))
+    monkeypatch.setattr(finebench.harness.evalrun, "run_lmms_eval",
+                        lambda command, encoder: commands.append(command) or 1)
+    monkeypatch.setattr(finebench.harness.doctor, "preflight_evaluation", lambda *args: preflights.append(args))
     assert main(["baselines", "run", "SigLIP-L", "--model-args", "device=cpu", "--limit", "2"]) == 2
     assert commands[0][:4] == ["--model", "finebench_clip", "--model_args", "name=siglip-l,device=cpu"]
     assert preflights == [("baselines run", commands[0])]  # checked before the run
@@ -84,3 +113,8 @@ def test_a_second_demo_in_the_same_home_is_refused_at_once(home, capsys):
         assert main(["demo", "--models", "ground_truth"]) == 2
     assert "another finebench demo is running in" in capsys.readouterr().err
     assert not (demo_home() / "archives").exists()  # refused before writing anything
+
+
+def test_a_command_with_a_positional_named_run_still_runs(tmp_path, capsys):
+    assert main(["rescore", str(tmp_path / "no-run"), "--output", str(tmp_path / "out")]) == 2
+    assert "no lmms-eval results" in capsys.readouterr().err  # rescore itself answered, with its own error

@@ -10,11 +10,13 @@ from contextlib import contextmanager
 import pytest
 from PIL import Image
 
-from finebench.scoring.encoders import load_encoder
 from finebench.data.registry import get_dataset
-from finebench.trainers.cot_build import (CotSettings, HFTeacher, OpenAITeacher, build_cot, candidate_concepts,
-                                          is_mixed_language, load_teacher, options_of, rejection, select_concepts)
+from finebench.scoring.encoders import load_encoder
+from finebench.trainers.concepts import candidate_concepts, select_concepts
+from finebench.trainers.cot_build import CotSettings, build_cot
+from finebench.trainers.cot_checks import is_mixed_language, options_of, rejection
 from finebench.trainers.sft import load_sft_rows
+from finebench.trainers.teachers import HFTeacher, OpenAITeacher, load_teacher
 
 PET = get_dataset("pet")
 ALWAYS_UNTAGGED = "Persian"

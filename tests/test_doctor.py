@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from finebench.harness import doctor
 from finebench.errors import FinebenchError
+from finebench.harness import doctor
 
 UNWRITABLE = "/proc/finebench-home"  # refused even to root, unlike a chmod-ed folder
 

@@ -5,9 +5,9 @@ import threading
 import numpy as np
 import pytest
 
+from finebench.errors import FinebenchError
 from finebench.scoring import encoders
 from finebench.scoring.encoders import load_encoder
-from finebench.errors import FinebenchError
 from finebench.scoring.scoring import score_open_batch
 
 

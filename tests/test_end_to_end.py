@@ -15,10 +15,10 @@ import stat
 
 import pytest
 
-from finebench.results import entries
 from finebench.demo import run_demo
-from finebench.results.ingest import ingest
 from finebench.harness.rescore import rescore
+from finebench.results import entries
+from finebench.results.ingest import ingest
 
 UMASK = 0o027  # not the usual 0o022, so that honouring it cannot happen by accident
 USER_ARCHIVES = "/data/users-own-archives"

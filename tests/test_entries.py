@@ -3,10 +3,10 @@ import json
 import numpy as np
 import pytest
 
-from finebench.results import entries
 from finebench.errors import FinebenchError
-from finebench.scoring.prompts import closed_prompt
 from finebench.harness.responders import AllOptions, RandomOption, options_in_prompt
+from finebench.results import entries
+from finebench.scoring.prompts import closed_prompt
 from finebench.scoring.stats import bootstrap_means, interval
 
 

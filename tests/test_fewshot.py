@@ -4,9 +4,9 @@ import datasets
 import pytest
 
 from finebench.data.archives import ArchiveImage
-from finebench.errors import FinebenchError
 from finebench.data.fewshot import prepare_fewshot, sample_fewshot, training_pool
 from finebench.data.registry import DATASETS
+from finebench.errors import FinebenchError
 
 
 @pytest.mark.parametrize("dataset", list(DATASETS))

@@ -1,9 +1,9 @@
 import pytest
 
+from finebench.data.registry import get_dataset
 from finebench.scoring.matching import named_classes
 from finebench.scoring.metrics import finebench_closed_correct, finebench_inclusion_correct, relative_similarity
 from finebench.scoring.parsing import finebench_answer
-from finebench.data.registry import get_dataset
 
 
 @pytest.mark.parametrize("output,answer", [

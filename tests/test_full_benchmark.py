@@ -18,7 +18,7 @@ def test_all_35566_lines_prepare_and_match_the_manifests(tmp_path, manifests, ma
     outcomes = prepare(tmp_path / "data", manifest_dir, progress=False)
     assert sum(outcome.rows for outcome in outcomes) == TOTAL_LINES
     store = PreparedStore(home / "prepared")
-    columns = ["line", "ground_truth", "official_options", "finebench_options", "finebench_answer_index",
+    columns = ["line", "ground_truth", "official_options", "balanced_options", "balanced_answer_index",
                "question", "class_id"]
     for dataset in DATASETS:
         positions = Counter()
@@ -30,9 +30,9 @@ def test_all_35566_lines_prepare_and_match_the_manifests(tmp_path, manifests, ma
             for row, line in zip(table, manifest.lines):
                 assert row["ground_truth"] == line.ground_truth and row["question"] == line.question
                 assert row["official_options"] == list(line.options)
-                assert row["finebench_options"][row["finebench_answer_index"]] == line.ground_truth
+                assert row["balanced_options"][row["balanced_answer_index"]] == line.ground_truth
                 assert DATASETS[dataset].class_names[row["class_id"]] == line.ground_truth
-            positions.update(row["finebench_answer_index"] for row in table)
+            positions.update(row["balanced_answer_index"] for row in table)
         total = sum(positions.values())
         assert sorted(positions) == [0, 1, 2, 3]
         assert all(abs(count / total - 0.25) <= 0.02 for count in positions.values()), (dataset, positions)

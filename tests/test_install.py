@@ -175,7 +175,7 @@ def test_a_command_without_its_extra_says_which_in_one_line(core_python, tmp_pat
 
 def test_the_core_prepares_builds_tables_and_runs_doctor(core_python, tmp_path, manifest_dir):
     home = tmp_path / "home"
-    assert run_core(core_python, "fixtures", str(tmp_path / "data"), "--manifests", str(manifest_dir),
+    assert run_core(core_python, "fixtures", "--output", str(tmp_path / "data"), "--manifests", str(manifest_dir),
                     "--datasets", "pet", "--lines-per-split", "5", home=home).returncode == 0
     prepared = run_core(core_python, "prepare", "--data-root", str(tmp_path / "data"), "--manifests",
                         str(manifest_dir), "--datasets", "pet", "--allow-missing", home=home)

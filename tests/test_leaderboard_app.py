@@ -13,13 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from finebench.results import entries
 from finebench.leaderboard.app import build_app
 from finebench.leaderboard.benchmark import synthetic_entry
 from finebench.leaderboard.columns import DEFAULT_COLUMNS
 from finebench.leaderboard.queue import Queue
 from finebench.leaderboard.settings import Settings
 from finebench.leaderboard.storage import LocalStorage
+from finebench.results import entries
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TABS = ["Closed-world accuracy", "Open-world similarity", "Open-world text inclusion", "Per dataset",

@@ -6,9 +6,16 @@ from dataclasses import replace
 
 import pytest
 
+from finebench.data.manifests import (
+    SPECS,
+    TOTAL_LINES,
+    Manifest,
+    line_problems,
+    load_manifests,
+    read_manifest,
+    validate,
+)
 from finebench.errors import FinebenchError
-from finebench.data.manifests import (SPECS, TOTAL_LINES, Manifest, line_problems, load_manifests, read_manifest,
-                                 validate)
 
 
 def test_official_manifests_load_and_match_the_protocol(manifests):

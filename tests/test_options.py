@@ -2,7 +2,7 @@ from collections import Counter
 
 import pytest
 
-from finebench.data.options import answer_positions, finebench_options
+from finebench.data.options import answer_positions, balanced_options
 from finebench.data.registry import DATASETS
 
 
@@ -20,9 +20,9 @@ def test_ground_truth_is_spread_evenly_over_positions(dataset, manifests):
 
 def test_permutation_is_a_fixed_reordering_of_the_official_options(manifests):
     manifest = manifests["flower", "seen"]
-    permuted = finebench_options(manifest)
+    permuted = balanced_options(manifest)
     positions = answer_positions(manifest)
-    assert permuted == finebench_options(manifest)  # deterministic
+    assert permuted == balanced_options(manifest)  # deterministic
     for line in manifest.lines:
         options = permuted[line.index]
         assert sorted(options) == sorted(line.options)

@@ -5,15 +5,14 @@ import shutil
 
 import datasets
 import pytest
+from conftest import SMALL_LINES
 
 from finebench.data import prepare as prepare_module
-from finebench.errors import FinebenchError
 from finebench.data.fixtures import spread_subset, write_archives
 from finebench.data.lite import lite_indices
 from finebench.data.prepare import prepare
 from finebench.data.store import PreparedStore
-
-from conftest import SMALL_LINES
+from finebench.errors import FinebenchError
 
 
 def load_unit(home, name):
@@ -41,8 +40,8 @@ def test_subset_is_prepared_with_every_column(small_archives, manifests, manifes
     assert row["image"].size == (32, 24) and (row["width"], row["height"]) == (32, 24)
     assert row["question"] == line.question and row["ground_truth"] == line.ground_truth
     assert row["official_options"] == list(line.options)
-    assert sorted(row["finebench_options"]) == sorted(line.options)
-    assert row["finebench_options"][row["finebench_answer_index"]] == line.ground_truth
+    assert sorted(row["balanced_options"]) == sorted(line.options)
+    assert row["balanced_options"][row["balanced_answer_index"]] == line.ground_truth
     assert row["super_category"] == "car" and row["official_super_category"] == "car"
     assert row["sample_id"] == f"car/{line.basename[:-4]}" and row["split"] == "unseen"
     assert load_unit(home, "bird_seen")[0]["official_super_category"] == "object"
@@ -238,3 +237,24 @@ def test_prepared_files_have_the_mode_the_umask_gives(pet_archive, manifest_dir,
     written = [path for path in home.rglob("*") if path.is_file()]
     assert len(written) >= 8  # shards, lite files, metadata, the lock, the few-shot set and its metadata
     assert {oct(path.stat().st_mode & 0o777) for path in written} == {oct(0o664)}
+
+
+def test_units_of_an_older_data_format_are_refused_then_rebuilt(pet_archive, manifest_dir, home):
+    from finebench.harness import doctor
+
+    prepare(pet_archive, manifest_dir, ["pet"], progress=False)
+    path = home / "prepared" / "metadata.json"
+    metadata = json.loads(path.read_text())
+    metadata["format"] = 1  # as finebench 0.1 wrote it: no format per unit
+    for record in metadata["units"].values():
+        del record["format"]
+    path.write_text(json.dumps(metadata))
+    store = PreparedStore(home / "prepared")
+    with pytest.raises(FinebenchError, match="older finebench .data format 1; this one reads 2") as caught:
+        store.data_files("pet", "seen")
+    assert "--datasets pet` again" in caught.value.fix
+    [check] = [c for c in doctor.check_prepared(["pet_seen"], home) if c.name == "prepared pet_seen"]
+    assert check.status == doctor.FAIL and "older finebench" in check.found
+    outcomes = prepare(pet_archive, manifest_dir, ["pet"], progress=False)
+    assert {outcome.status for outcome in outcomes} == {"prepared"}  # rebuilt, not refused
+    assert store.data_files("pet", "seen") and "balanced_options" in load_unit(home, "pet_seen").column_names

@@ -3,9 +3,9 @@ from collections import Counter
 import pytest
 
 from finebench.data.classnames import official_super_category
-from finebench.errors import FinebenchError
 from finebench.data.manifests import SPECS
 from finebench.data.registry import DATASETS, get_dataset, parse_dataset_list
+from finebench.errors import FinebenchError
 
 CLASS_COUNTS = {"aircraft": 100, "bird": 200, "car": 196, "dog": 120, "flower": 102, "pet": 37}
 

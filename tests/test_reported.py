@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from finebench.results import entries
-from finebench.results import tables
 from finebench.cli import main
 from finebench.data.registry import DATASET_KEYS
+from finebench.results import entries, tables
 
 PAPER = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fine-r1-paper.txt"
 EXPECTED_ROWS = {1: 18, 2: 14, 6: 14, 7: 3}

@@ -6,10 +6,10 @@ import shutil
 import datasets
 from safetensors.torch import load_file
 
-from finebench.results import entries
 from finebench.cli import main
 from finebench.harness.runs import read_run
 from finebench.harness.tinymodel import build_tiny_qwen2_5_vl
+from finebench.results import entries
 
 
 def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tmp_path, monkeypatch):

@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-
 from oracles import clipped_policy_loss
 
 from finebench.trainers.losses import inter_class_per_token, is_informative, k3_kl, token_mean
@@ -98,8 +97,13 @@ def test_triplets_pair_each_anchor_with_its_class_and_the_nearest_other(tmp_path
     import numpy as np
 
     from finebench.scoring.encoders import load_encoder
-    from finebench.trainers.triplets import (build_triplets, nearest_by_name, nearest_from_vectors, save_table,
-                                             save_triplets)
+    from finebench.trainers.triplets import (
+        build_triplets,
+        nearest_by_name,
+        nearest_from_vectors,
+        save_table,
+        save_triplets,
+    )
 
     vectors = {"a": np.array([1.0, 0.0]), "b": np.array([0.9, 0.1]), "c": np.array([0.0, 1.0])}
     table = nearest_from_vectors(vectors)

@@ -12,8 +12,7 @@ from transformers import AutoProcessor
 
 from finebench.errors import FinebenchError
 from finebench.harness.tinymodel import build_tiny_qwen2_5_vl
-from finebench.trainers.config import TAPOConfig
-from finebench.trainers.config import TAPO, TAPO_7B
+from finebench.trainers.config import TAPO, TAPO_7B, TAPOConfig
 from finebench.trainers.tapo import TAPOTrainer, batch_layout, check_arguments, grpo_config
 from finebench.trainers.tapo_data import rl_prompt, row_features
 
@@ -66,9 +65,9 @@ def colour_of(image) -> str:
     return {(255, 0, 0): "red", (0, 0, 255): "blue", (0, 128, 0): "green"}[image.convert("RGB").getpixel((0, 0))]
 
 
-@pytest.mark.parametrize("update_on_positive_image", [True, False])
-def test_intra_class_group_comes_from_two_images_with_pooled_advantages(tiny, tmp_path, update_on_positive_image):
-    tapo = TAPOConfig(rollouts_anchor=2, rollouts_positive=2, update_on_positive_image=update_on_positive_image,
+@pytest.mark.parametrize("update_on", ["own", "anchor"])
+def test_intra_class_group_comes_from_two_images_with_pooled_advantages(tiny, tmp_path, update_on):
+    tapo = TAPOConfig(rollouts_anchor=2, rollouts_positive=2, update_on=update_on,
                       min_pixels=3136, max_pixels=12544)
     trainer = make_trainer(tiny, tmp_path, [row("a")], tapo)
     seen = []
@@ -90,7 +89,7 @@ def test_intra_class_group_comes_from_two_images_with_pooled_advantages(tiny, tm
                for colour in ("red", "blue")}
     rows_per_image = encoded["red"].shape[0]
     pixel_values = output["pixel_values"].split(rows_per_image)
-    expected = ["red", "red", "blue", "blue"] if update_on_positive_image else ["red"] * 4
+    expected = ["red", "red", "blue", "blue"] if update_on == "own" else ["red"] * 4
     for values, colour in zip(pixel_values, expected):
         assert torch.equal(values, encoded[colour])
 

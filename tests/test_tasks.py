@@ -4,9 +4,9 @@ import itertools
 import subprocess
 import sys
 
+from finebench.data.registry import DATASET_KEYS
 from finebench.harness import taskgen
 from finebench.scoring.metrics import ALL_METRICS
-from finebench.data.registry import DATASET_KEYS
 
 
 def test_committed_yamls_are_what_taskgen_writes():
@@ -65,14 +65,16 @@ def test_prompts_are_the_released_strings():
 
 def test_every_task_name_parses_back_to_its_key():
     from finebench.harness.runs import TaskKey, parse_task
+    from finebench.scoring.protocols import Protocol
 
     files = taskgen.generate()
     tasks = [name[:-5] for name in files if name.startswith("finegrained")]
     assert all(parse_task(name) is not None for name in tasks)
     assert parse_task("finegrained_icl_lite_bird_unseen_closed") == TaskKey(
-        "finegrained_icl_lite_bird_unseen_closed", False, True, "bird", "unseen", "closed", "in-context")
+        "finegrained_icl_lite_bird_unseen_closed", Protocol.FINEBENCH, True, "bird", "unseen", "closed", "in-context")
     assert parse_task("finegrained_official_car_seen_closed") == TaskKey(
-        "finegrained_official_car_seen_closed", True, False, "car", "seen", "closed", "zero-shot")
+        "finegrained_official_car_seen_closed", Protocol.OFFICIAL, False, "car", "seen", "closed", "zero-shot")
+    assert parse_task("finegrained_bird_seen_open").order is None  # the open world shows no options
     assert parse_task("finegrained_cot_pet_seen_closed").strategy == "zero-shot CoT"
     assert parse_task("finegrained_lite_dog_seen_open").world == "open"
     groups = [name[len("_group_"):-5] for name in files if name.startswith("_group_")]
@@ -80,8 +82,8 @@ def test_every_task_name_parses_back_to_its_key():
 
 
 def test_responders_find_the_options_in_every_closed_prompt():
-    from finebench.scoring.prompts import STEP_BY_STEP, closed_prompt
     from finebench.harness.responders import options_in_prompt
+    from finebench.scoring.prompts import STEP_BY_STEP, closed_prompt
 
     options = ["Boeing 737-800", "it's [odd], isn't it", "A330-200", "ATR-72"]
     prompt = closed_prompt("Which aircraft, based on its shape?", options)

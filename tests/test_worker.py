@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from finebench.results import entries
 from finebench.errors import FinebenchError
 from finebench.leaderboard import data, detail
 from finebench.leaderboard.app import Leaderboard
@@ -18,6 +17,7 @@ from finebench.leaderboard.settings import Settings
 from finebench.leaderboard.storage import LocalStorage
 from finebench.leaderboard.submission import validate_submission
 from finebench.leaderboard.worker import publish, run_worker
+from finebench.results import entries
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from finebench import __version__, atomic
+from finebench.harness.tasknames import BENCHMARK
 
 
 def model_card(title: str, tag: str, base_model: str, data: Path, rows: int, seed: int, config: dict,
@@ -23,7 +24,7 @@ def model_card(title: str, tag: str, base_model: str, data: Path, rows: int, see
         "- config:", "```json", json.dumps(config, indent=2, default=str), "```", "",
         "Evaluate and submit (see the README, \"From training to the leaderboard\"):", "",
         "```bash",
-        "finebench eval --model qwen2_5_vl --model_args pretrained=<this folder> --tasks finegrained "
+        f"finebench eval --model qwen2_5_vl --model_args pretrained=<this folder> --tasks {BENCHMARK} "
         "--log_samples --output_path runs/<name>",
         "finebench submit <this folder> --contact <you@example.org>",
         "```",

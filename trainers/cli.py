@@ -1,114 +1,114 @@
-"""`finebench train …`: the trainer's command line (data, CoT import and construction, SFT, TAPO)."""
+"""`finebench train …`: the trainer's command line (data, CoT import and construction, SFT, TAPO).
+
+TAPO's flags are derived from TAPOConfig's declarations (trainers/config.py): one flag per
+knob, its help, range and source from the field, its default from the chosen preset.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+import types
+import typing
 from dataclasses import replace
 from pathlib import Path
 
-from finebench.cli import _add_datasets, _add_manifests, _positive, needs
+from finebench.cli.arguments import add_datasets, add_manifests, add_output, command, positive
+from finebench.data.registry import DATASET_KEYS
 from finebench.errors import FinebenchError
 from finebench.home import finebench_home
-from finebench.data.registry import DATASET_KEYS
 
-from .config import ABLATIONS, TAPO_7B, TAPOConfig
+from .config import PRESETS, TAPO, TAPOConfig, knobs
 
-PRESETS = {**ABLATIONS, "tapo-7b": TAPO_7B}
 ACCELERATE_CONFIGS = Path(__file__).parent / "accelerate"
 
 
-def _ratio(text: str) -> tuple[int, int]:
-    anchor, _, positive = text.partition(":")
-    try:
-        values = int(anchor), int(positive)
-    except ValueError:
-        values = (0, -1)
-    if values[0] < 1 or values[1] < 0:
-        raise argparse.ArgumentTypeError(f"expected two whole numbers N1:N2 (e.g. 5:5), not {text!r}")
-    return values
-
-
-def add_train_commands(commands) -> None:
-    train = commands.add_parser("train", help="the reference trainer: data, CoT SFT, TAPO",
-                                description="Train Fine-R1 (or your own) from any Qwen2.5-VL-like base: build the "
-                                            "TAPO triplets from the k-shot sets, import or construct CoT data, "
-                                            "run CoT SFT, then TAPO. GPU recipes are in the README.")
-    stages = train.add_subparsers(dest="train_command", required=True, metavar="STAGE")
+def add_commands(commands) -> None:
+    train = command(commands, "train", None, help="the reference trainer: data, CoT SFT, TAPO",
+                    description="Train Fine-R1 (or your own) from any Qwen2.5-VL-like base: build the TAPO triplets "
+                                "from the k-shot sets, import or construct CoT data, run CoT SFT, then TAPO. GPU "
+                                "recipes are in the README.")
+    stages = train.add_subparsers(dest="stage", required=True, metavar="STAGE")
     _add_data(stages)
     _add_import_cot(stages)
     _add_cot(stages)
     _add_sft(stages)
     _add_tapo(stages)
-    curves = needs(stages.add_parser(
-        "curves", help="draw a run's training curves (loss, reward, KL, …) to a PNG",
-        description="Read the newest trainer_state.json of a `finebench train sft|tapo` run (finished or still "
-                    "going) and draw one panel per logged quantity."), "train")
+    curves = command(stages, "curves", _run_curves, ("train",),
+                     help="draw a run's training curves (loss, reward, KL, …) to a PNG",
+                     description="Read the newest trainer_state.json of a `finebench train sft|tapo` run (finished "
+                                 "or still going) and draw one panel per logged quantity.")
     curves.add_argument("run", type=Path, help="the run's --output folder")
-    configs = stages.add_parser("launch-config", help="path of a shipped accelerate config (zero3, fsdp, ddp)",
-                                description="Print the path of an accelerate config shipped with finebench, for "
-                                            "`accelerate launch --config_file $(finebench train launch-config zero3)`.")
+    configs = command(stages, "launch-config", _run_launch_config,
+                      help="path of a shipped accelerate config (zero3, fsdp, ddp)",
+                      description="Print the path of an accelerate config shipped with finebench, for "
+                                  "`accelerate launch --config_file $(finebench train launch-config zero3)`.")
     configs.add_argument("name", choices=sorted(path.stem for path in ACCELERATE_CONFIGS.glob("*.yaml")))
 
 
 def _add_data(stages) -> None:
-    data = needs(stages.add_parser("data", help="TAPO triplets and training rows from the k-shot sets",
-                             description="For every anchor of the k-shot sets: a positive (same class) and a "
-                                         "negative (the most similar other seen class). Writes the nearest-class "
-                                         "tables, triplets.jsonl and tapo_train.parquet (and the EasyR1 export)."),
-                 "eval")  # the default similarity is a text encoder
-    _add_datasets(data)
-    data.add_argument("--shots", type=_positive, default=4)
+    data = command(stages, "data", _run_data, ("eval",),  # the default similarity is a text encoder
+                   help="TAPO triplets and training rows from the k-shot sets",
+                   description="For every anchor of the k-shot sets: a positive (same class) and a negative (the "
+                               "most similar other seen class). Writes the nearest-class tables, triplets.jsonl and "
+                               "tapo_train.parquet (and the EasyR1 export).")
+    add_datasets(data)
+    data.add_argument("--shots", type=positive, default=4)
     data.add_argument("--seed", type=int, default=1, help="the k-shot set's seed (default 1)")
     data.add_argument("--similarity", default="text:",
                       help="text:<encoder> (class names; default encoder SigLIP, text:minilm offline) or "
                            "clip:<model> (CLIP image centroids, e.g. clip:clip-l)")
     data.add_argument("--no-thinking", action="store_true", help="answer-only prompts (No-Thinking-RL)")
     data.add_argument("--easyr1", action="store_true", help="also write easyr1_train.parquet for the released code")
-    data.add_argument("--output", type=Path, help="default: $FINEBENCH_HOME/train/tapo-data")
+    add_output(data, "default: $FINEBENCH_HOME/train/tapo-data")
 
 
 def _add_import_cot(stages) -> None:
-    cot = stages.add_parser("import-cot", help="import the released 404-sample CoT SFT set",
-                            description="Resolve each record's image in your extracted archives and write TRL's "
-                                        "prompt/completion JSONL; records of unseen classes are refused.")
+    cot = command(stages, "import-cot", _run_import_cot, help="import the released 404-sample CoT SFT set",
+                  description="Resolve each record's image in your extracted archives and write TRL's "
+                              "prompt/completion JSONL; records of unseen classes are refused.")
     cot.add_argument("--cot", type=Path, required=True, help="the released Fine-R1-Stage1-data.json")
     cot.add_argument("--data-root", type=Path, required=True, help="folder holding the extracted archives")
-    _add_manifests(cot)
-    cot.add_argument("--output", type=Path, required=True, help="JSONL to write")
+    add_manifests(cot)
+    add_output(cot, "JSONL to write", required=True)
 
 
 def _add_cot(stages) -> None:
-    cot = needs(stages.add_parser("cot", help="construct CoT SFT data with a teacher MLLM (paper §4.2)",
-                            description="One image per seen class: captions -> visual concepts -> the structured "
-                                        "prompt of the paper's Table 5, resampled until the prediction names the "
-                                        "class; mixed-language answers and predictions outside their candidates "
-                                        "are dropped. Resumable."), "eval")  # concepts are ranked by a text encoder
+    cot = command(stages, "cot", _run_cot, ("eval",),  # concepts are ranked by a text encoder
+                  help="construct CoT SFT data with a teacher MLLM (paper §4.2)",
+                  description="One image per seen class: captions -> visual concepts -> the structured prompt of "
+                              "the paper's Table 5, resampled until the prediction names the class; mixed-language "
+                              "answers and predictions outside their candidates are dropped. Resumable.")
     cot.add_argument("--teacher", required=True,
                      help="openai:<base url>:<model> (vLLM/SGLang/any OpenAI-compatible server), hf:<id or folder>, "
                           "or vllm:<id or folder>")
-    _add_datasets(cot)
-    cot.add_argument("--shots", type=_positive, default=4)
+    add_datasets(cot)
+    cot.add_argument("--shots", type=positive, default=4)
     cot.add_argument("--seed", type=int, default=1)
-    cot.add_argument("--captions", type=_positive, default=5, help="captions per image (default 5)")
-    cot.add_argument("--concepts", type=_positive, default=8, help="visual concepts kept (default 8)")
-    cot.add_argument("--attempts", type=_positive, default=8, help="CoT samples per image at most (default 8)")
+    cot.add_argument("--captions", type=positive, default=5, help="captions per image (default 5)")
+    cot.add_argument("--concepts", type=positive, default=8, help="visual concepts kept (default 8)")
+    cot.add_argument("--attempts", type=positive, default=8, help="CoT samples per image at most (default 8)")
     cot.add_argument("--encoder", help="text encoder ranking the concepts (default SigLIP; minilm offline)")
-    cot.add_argument("--output", type=Path, help="default: $FINEBENCH_HOME/train/cot")
+    add_output(cot, "default: $FINEBENCH_HOME/train/cot")
 
 
 def _add_sft(stages) -> None:
-    sft = needs(stages.add_parser("sft", help="CoT SFT on TRL's SFTTrainer (loss on the completion only)",
-                            description="Fine-tune a Qwen2.5-VL-like model on CoT data (JSONL in TRL's "
-                                        "prompt/completion format, e.g. the imported release set) with the "
-                                        "released hyperparameters; writes a checkpoint and model card."), "train")
+    from .sft import OLD_PRESET_NAMES, RECIPE
+
+    sft = command(stages, "sft", _run_sft, ("train",), help="CoT SFT on TRL's SFTTrainer (loss on the completion only)",
+                  description="Fine-tune a Qwen2.5-VL-like model on CoT data (JSONL in TRL's prompt/completion "
+                              "format, e.g. the imported release set) with the released recipe (the same for 3B and "
+                              "7B); writes a checkpoint and model card.")
     sft.add_argument("--model", required=True, help="base model: Hub id or folder")
     sft.add_argument("--data", type=Path, required=True, help="JSONL of prompt/completion/images records")
-    sft.add_argument("--output", type=Path, required=True)
-    sft.add_argument("--preset", default="qwen2.5-vl-3b", choices=("qwen2.5-vl-3b", "qwen2.5-vl-7b"))
-    sft.add_argument("--max-steps", type=_positive, help="stop after this many steps (default: the epochs)")
-    sft.add_argument("--batch-size", type=_positive, help="per-device batch size (default 4)")
-    sft.add_argument("--grad-accum", type=_positive, help="gradient accumulation steps (default 4)")
+    add_output(sft, "the run's folder (checkpoints in OUTPUT/trainer, the model in OUTPUT/final)", required=True)
+    sft.add_argument("--preset", choices=OLD_PRESET_NAMES, help=argparse.SUPPRESS)  # old scripts: one recipe now
+    sft.add_argument("--max-steps", type=positive, help="stop after this many steps (default: the epochs)")
+    sft.add_argument("--batch-size", type=positive,
+                     help=f"per-device batch size (default {RECIPE.per_device_train_batch_size})")
+    sft.add_argument("--grad-accum", type=positive,
+                     help=f"gradient accumulation steps (default {RECIPE.gradient_accumulation_steps})")
     sft.add_argument("--lora", action="store_true", help="LoRA (rank 64) instead of full fine-tuning")
     sft.add_argument("--cpu", action="store_true", help="train on the CPU (tests, tiny models)")
     _add_report_to(sft)
@@ -120,30 +120,62 @@ def _add_report_to(parser) -> None:
                              "OUTPUT/training_curves.png in any case")
 
 
+def _pair(kind: type):
+    """A parser of 'A:B' into a pair of ``kind``."""
+    def parse(text: str) -> tuple:
+        first, separator, second = text.partition(":")
+        try:
+            return kind(first), kind(second)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected A:B, two {kind.__name__} values (e.g. 5:5), "
+                                             f"not {text!r}") from None
+    return parse
+
+
+def _optional_float(text: str) -> float | None:
+    return None if text.lower() == "none" else float(text)
+
+
+def _knob_option(spec) -> dict:
+    """argparse options for one TAPOConfig field, from its type and metadata."""
+    kind = typing.get_type_hints(TAPOConfig)[spec.name]
+    help = f"{spec.metadata['help']} (tapo default: {getattr(TAPO, spec.name)}; {spec.metadata['source']})"
+    if kind is bool:
+        return {"action": argparse.BooleanOptionalAction, "help": help}
+    if typing.get_origin(kind) is tuple:
+        return {"type": _pair(typing.get_args(kind)[0]), "metavar": "A:B", "help": help}
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):
+        return {"type": _optional_float, "metavar": "X|none", "help": help}
+    if spec.metadata["choices"]:
+        return {"type": kind, "choices": spec.metadata["choices"], "help": help}
+    return {"type": kind, "metavar": "N" if kind is int else "X", "help": help}
+
+
 def _add_tapo(stages) -> None:
-    tapo = needs(stages.add_parser("tapo", help="TAPO (or an ablation) on TRL's GRPOTrainer",
-                             description="Reinforcement learning from the CoT SFT checkpoint on the rows of "
-                                         "`finebench train data`. Presets: " + ", ".join(PRESETS) + ". Resumes "
-                                         "from the last checkpoint in OUTPUT/trainer."), "train")
+    tapo = command(stages, "tapo", _run_tapo, ("train",), help="TAPO (or an ablation) on TRL's GRPOTrainer",
+                   description="Reinforcement learning from the CoT SFT checkpoint on the rows of `finebench train "
+                               "data`. Presets: " + ", ".join(PRESETS) + ". Resumes from the last checkpoint in "
+                               "OUTPUT/trainer.")
     tapo.add_argument("--model", required=True, help="the CoT SFT checkpoint (Hub id or folder)")
     tapo.add_argument("--data", type=Path, required=True, help="tapo_train.parquet or the folder holding it")
-    tapo.add_argument("--output", type=Path, required=True)
+    add_output(tapo, "the run's folder (checkpoints in OUTPUT/trainer, the model in OUTPUT/final)", required=True)
     tapo.add_argument("--preset", default="tapo", choices=sorted(PRESETS))
-    tapo.add_argument("--rollouts", type=_ratio, metavar="N1:N2", help="rollouts on anchor and positive (default 5:5)")
-    tapo.add_argument("--update-on", choices=("own", "anchor"),
-                      help="image each rollout's update is conditioned on: its own (release, default) or the anchor "
-                           "(paper)")
-    tapo.add_argument("--kl-direction", choices=("release", "paper"), help="direction of the inter-class k3 KL")
-    tapo.add_argument("--max-resampling-rounds", type=int, help="dynamic sampling's bound on redraws (default 20)")
-    tapo.add_argument("--max-completion-length", type=_positive, help="tokens per rollout (default 2048)")
-    tapo.add_argument("--pixels", type=_ratio, metavar="MIN:MAX", help="image pixel bounds (default 200704:1003520)")
-    tapo.add_argument("--batch-size", type=_positive, default=2, help="rollouts per device per micro-step (default 2)")
-    tapo.add_argument("--grad-accum", type=_positive,
+    knobs_group = tapo.add_argument_group("TAPO settings (each changes the preset's value)")
+    for spec in knobs():
+        # SUPPRESS: a knob not given stays off the namespace, so None (e.g. --clip-dual none) can be chosen
+        knobs_group.add_argument(f"--{spec.name.replace('_', '-')}", dest=f"knob_{spec.name}",
+                                 default=argparse.SUPPRESS, **_knob_option(spec))
+    knobs_group.add_argument("--rollouts", type=_pair(int), metavar="N1:N2",
+                             help="shorthand for --rollouts-anchor N1 --rollouts-positive N2")
+    knobs_group.add_argument("--pixels", type=_pair(int), metavar="MIN:MAX",
+                             help="shorthand for --min-pixels MIN --max-pixels MAX")
+    tapo.add_argument("--batch-size", type=positive, default=2, help="rollouts per device per micro-step (default 2)")
+    tapo.add_argument("--grad-accum", type=positive,
                       help="micro-steps per optimiser step (default: the preset's global batch over the processes)")
-    tapo.add_argument("--steps-per-generation", type=_positive,
+    tapo.add_argument("--steps-per-generation", type=positive,
                       help="micro-steps per generation (default: the preset's rollout batch over the processes)")
-    tapo.add_argument("--max-steps", type=_positive, help="stop after this many optimiser steps")
-    tapo.add_argument("--save-steps", type=_positive, default=50)
+    tapo.add_argument("--max-steps", type=positive, help="stop after this many optimiser steps")
+    tapo.add_argument("--save-steps", type=positive, default=50)
     tapo.add_argument("--seed", type=int, default=42)
     tapo.add_argument("--vllm", choices=("auto", "off", "colocate", "server"), default="auto",
                       help="rollouts with vLLM beside the trainer (colocate) or from `trl vllm-serve` (server); "
@@ -155,21 +187,15 @@ def _add_tapo(stages) -> None:
 
 
 def chosen_config(args: argparse.Namespace) -> TAPOConfig:
-    config = PRESETS[args.preset]
+    """The preset with every knob the command line set (the shorthands first, the knobs' own flags last)."""
     changes = {}
     if args.rollouts:
         changes.update(rollouts_anchor=args.rollouts[0], rollouts_positive=args.rollouts[1])
-    if args.update_on:
-        changes["update_on_positive_image"] = args.update_on == "own"
-    if args.kl_direction:
-        changes["kl_direction"] = args.kl_direction
-    if args.max_resampling_rounds is not None:
-        changes["max_resampling_rounds"] = args.max_resampling_rounds
-    if args.max_completion_length:
-        changes["max_response_length"] = args.max_completion_length
     if args.pixels:
         changes.update(min_pixels=args.pixels[0], max_pixels=args.pixels[1])
-    return replace(config, **changes)
+    changes.update({spec.name: getattr(args, f"knob_{spec.name}") for spec in knobs()
+                    if hasattr(args, f"knob_{spec.name}")})
+    return replace(PRESETS[args.preset], **changes)
 
 
 def trainer_settings(args: argparse.Namespace, config: TAPOConfig) -> dict:
@@ -204,11 +230,6 @@ def generation_backend(choice: str) -> str | None:
     import torch
 
     return "colocate" if importlib.util.find_spec("vllm") and torch.cuda.is_available() else None
-
-
-def run_train(args: argparse.Namespace) -> None:
-    {"data": _run_data, "import-cot": _run_import_cot, "cot": _run_cot, "sft": _run_sft,
-     "tapo": _run_tapo, "curves": _run_curves, "launch-config": _run_launch_config}[args.train_command](args)
 
 
 def _run_curves(args: argparse.Namespace) -> None:
@@ -250,7 +271,8 @@ def _run_import_cot(args: argparse.Namespace) -> None:
 
 
 def _run_cot(args: argparse.Namespace) -> None:
-    from .cot_build import CotSettings, build_cot, load_teacher
+    from .cot_build import CotSettings, build_cot
+    from .teachers import load_teacher
 
     output = args.output or finebench_home() / "train" / "cot"
     settings = CotSettings(captions=args.captions, concepts=args.concepts, attempts=args.attempts)
@@ -260,11 +282,14 @@ def _run_cot(args: argparse.Namespace) -> None:
 
 
 def _run_sft(args: argparse.Namespace) -> None:
-    from .sft import preset, train_sft
+    from .sft import recipe_with, train_sft
 
-    chosen = preset(args.preset, max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
-                    gradient_accumulation_steps=args.grad_accum, lora=args.lora or None)
-    final = train_sft(args.model, args.data, args.output, chosen, use_cpu=args.cpu, report_to=tuple(args.report_to))
+    if args.preset:
+        print(f"finebench train sft: --preset {args.preset} is no longer needed: 3B and 7B share the released "
+              "recipe", file=sys.stderr)
+    recipe = recipe_with(max_steps=args.max_steps, per_device_train_batch_size=args.batch_size,
+                         gradient_accumulation_steps=args.grad_accum, lora=args.lora or None)
+    final = train_sft(args.model, args.data, args.output, recipe, use_cpu=args.cpu, report_to=tuple(args.report_to))
     print(f"checkpoint written to {final}")
 
 

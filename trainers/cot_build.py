@@ -1,4 +1,5 @@
-"""Constructing CoT SFT data with a teacher MLLM (paper §4.2 and Table 5).
+"""Constructing CoT SFT data with a teacher MLLM (paper §4.2 and Table 5): the pipeline. The teachers
+are in teachers.py, the choice of concepts in concepts.py, the checks of an answer in cot_checks.py.
 
 For one k-shot image per seen class:
 1. captions: the teacher describes the image several times, each prompt stressing other
@@ -22,26 +23,23 @@ written atomically at the end.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import random
-import re
-import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol, Sequence
-
-import numpy as np
+from typing import Sequence
 
 from finebench import atomic
-from finebench.errors import FinebenchError
-from finebench.scoring.matching import named_classes, normalize
+from finebench.data.ids import stem
 from finebench.data.registry import get_dataset
 
+from .concepts import select_concepts
+from .cot_checks import REJECTIONS, parse_structured, rejection, sft_completion
 from .cot_import import to_trl, write_jsonl
 from .tapo_data import read_fewshot, seen_questions
+from .teachers import Teacher
 
 # The system prompt of the released CoT SFT set.
 SYSTEM_PROMPT = ("A conversation between User and Assistant. The user asks a question, and the Assistant solves it. "
@@ -70,8 +68,6 @@ STRUCTURED_TEMPLATE = (
     "<analysis>visual analysis process here </analysis><options>candidate subcategories here </options>"
     "<comparison>comparison process here </comparison><prediction>predicted subcategory here </prediction>."
 )
-TAGS = ("analysis", "options", "comparison", "prediction")
-REJECTIONS = ("missing_tags", "wrong_prediction", "prediction_not_in_options", "mixed_language")
 
 
 @dataclass(frozen=True)
@@ -83,216 +79,6 @@ class CotSettings:
     cot_temperature: float = 1.0
     max_tokens: int = 2048
     relevance_weight: float = 0.5  # MMR's lambda: relevance against redundancy with the concepts already kept
-
-
-class Teacher(Protocol):
-    name: str
-
-    def chat(self, image: bytes, prompt: str, n: int, temperature: float, max_tokens: int) -> list[str]:
-        """n sampled answers to one image and one prompt."""
-
-
-# -- teachers ------------------------------------------------------------------------------------------------------
-
-
-class OpenAITeacher:
-    """Any OpenAI-compatible chat endpoint: `vllm serve`, SGLang, a hosted API (key from $OPENAI_API_KEY)."""
-
-    def __init__(self, base_url: str, model: str, timeout: float = 600):
-        self.base_url, self.model, self.timeout = base_url.rstrip("/"), model, timeout
-        self.name = f"openai:{base_url}:{model}"
-
-    def _post(self, body: dict) -> dict:
-        import urllib.error
-        import urllib.request
-
-        key = os.environ.get("OPENAI_API_KEY", "none")
-        request = urllib.request.Request(f"{self.base_url}/chat/completions", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            raise FinebenchError(f"the teacher at {self.base_url} did not answer ({error})",
-                                 "start it (e.g. `vllm serve Qwen/Qwen2.5-VL-32B-Instruct`) and pass its /v1 URL"
-                                 ) from None
-
-    def chat(self, image: bytes, prompt: str, n: int, temperature: float, max_tokens: int) -> list[str]:
-        url = f"data:image/jpeg;base64,{base64.b64encode(image).decode()}"
-        messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
-                                                 {"type": "text", "text": prompt}]}]
-        answers: list[str] = []
-        while len(answers) < n:  # some servers ignore n: ask again for the rest
-            body = {"model": self.model, "messages": messages, "n": n - len(answers), "temperature": temperature,
-                    "max_tokens": max_tokens}
-            choices = self._post(body).get("choices") or []
-            if not choices:
-                raise FinebenchError(f"the teacher at {self.base_url} returned no choices", "check its log")
-            answers += [choice["message"]["content"] or "" for choice in choices]
-        return answers[:n]
-
-
-class HFTeacher:
-    """A local transformers model (any AutoModelForImageTextToText with a chat template)."""
-
-    def __init__(self, location: str, device: str | None = None):
-        import torch
-
-        from .models import load_model_and_processor
-
-        self.name = f"hf:{location}"
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        model, self.processor = load_model_and_processor(
-            location, torch.bfloat16 if self.device != "cpu" else torch.float32)
-        self.model = model.to(self.device).eval()
-
-    def chat(self, image: bytes, prompt: str, n: int, temperature: float, max_tokens: int) -> list[str]:
-        import io
-
-        import torch
-        from PIL import Image
-
-        picture = Image.open(io.BytesIO(image)).convert("RGB")
-        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-        text = self.processor.apply_chat_template(messages, add_generation_prompt=True)
-        inputs = self.processor(images=[picture], text=[text], return_tensors="pt").to(self.device)
-        with torch.no_grad():
-            output = self.model.generate(**inputs, do_sample=True, temperature=temperature, max_new_tokens=max_tokens,
-                                         num_return_sequences=n)
-        return self.processor.batch_decode(output[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-
-
-class VLLMTeacher:
-    """vLLM in this process (GPU): the paper's Qwen2.5-VL-32B fits on two 80 GB cards."""
-
-    def __init__(self, location: str):
-        try:
-            from vllm import LLM
-        except ImportError:
-            raise FinebenchError("the vllm teacher needs vLLM", 'pip install "finebench[vllm]" (CUDA machine)'
-                                 ) from None
-        self.name = f"vllm:{location}"
-        self.llm = LLM(model=location, limit_mm_per_prompt={"image": 1})
-
-    def chat(self, image: bytes, prompt: str, n: int, temperature: float, max_tokens: int) -> list[str]:
-        from vllm import SamplingParams
-
-        url = f"data:image/jpeg;base64,{base64.b64encode(image).decode()}"
-        messages = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": url}},
-                                                 {"type": "text", "text": prompt}]}]
-        outputs = self.llm.chat(messages, SamplingParams(n=n, temperature=temperature, max_tokens=max_tokens),
-                                use_tqdm=False)
-        return [completion.text for completion in outputs[0].outputs]
-
-
-def load_teacher(spec: str) -> Teacher:
-    kind, _, rest = spec.partition(":")
-    if kind == "openai" and ":" in rest.removeprefix("http://").removeprefix("https://"):
-        base_url, model = rest.rsplit(":", 1)
-        return OpenAITeacher(base_url, model)
-    if kind == "hf" and rest:
-        return HFTeacher(rest)
-    if kind == "vllm" and rest:
-        return VLLMTeacher(rest)
-    raise FinebenchError(f"cannot read the teacher {spec!r}",
-                         "use openai:<base url>:<model> (e.g. openai:http://localhost:8000/v1:Qwen/Qwen2.5-VL-32B-"
-                         "Instruct), hf:<id or folder> or vllm:<id or folder>")
-
-
-# -- concepts ------------------------------------------------------------------------------------------------------
-
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
-_LEAD_IN = re.compile(r"^(?:[-*•\d.)\s]+|(?:the|this) (?:image|picture|photo) (?:shows|depicts|features)\s+)", re.I)
-
-
-def candidate_concepts(captions: Sequence[str]) -> dict[str, set[int]]:
-    """The captions' sentences, stripped of list marks and lead-ins, 3 to 40 words long, each once,
-    with the captions (by index) that say it."""
-    concepts: dict[str, set[int]] = {}
-    keys: dict[str, str] = {}  # normalised form -> the concept as first written
-    for index, caption in enumerate(captions):
-        for sentence in _SENTENCE.split(caption):
-            concept = _LEAD_IN.sub("", sentence.strip()).strip(" .;:")
-            key = normalize(concept)
-            if 3 <= len(key.split()) <= 40:
-                concepts.setdefault(keys.setdefault(key, concept), set()).add(index)
-    return concepts
-
-
-def select_concepts(captions: Sequence[str], label: str, word: str, encoder, keep: int,
-                    relevance_weight: float = 0.5) -> list[str]:
-    """Maximal marginal relevance: lambda * relevance - (1 - lambda) * similarity to the concepts kept.
-
-    relevance, in [0, 1]: the mean of the similarity to the class ("a photo of a <label>") and the
-    support, the share of captions that say the same thing (a sentence of theirs at cosine >= 0.8).
-    """
-    candidates = candidate_concepts(captions)
-    if len(candidates) <= keep:
-        return list(candidates)
-    vectors = np.asarray(encoder.embed([f"a photo of a {label}, a type of {word}", *candidates]), dtype=np.float64)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    label_vector, vectors = vectors[0], vectors[1:]
-    similar = vectors @ vectors.T >= 0.8
-    sources = list(candidates.values())
-    support = np.array([len(set().union(*(sources[j] for j in np.flatnonzero(row)))) for row in similar])
-    relevance = (vectors @ label_vector + support / len(captions)) / 2
-    chosen: list[int] = []
-    while len(chosen) < keep:
-        overlap = (vectors @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(candidates))
-        score = relevance_weight * relevance - (1 - relevance_weight) * overlap
-        score[chosen] = -np.inf
-        chosen.append(int(np.argmax(score)))
-    names = list(candidates)
-    return [names[index] for index in sorted(chosen)]
-
-
-# -- checking a structured answer ----------------------------------------------------------------------------------
-
-
-def parse_structured(text: str) -> dict[str, str] | None:
-    parts = {}
-    for tag in TAGS:
-        match = re.search(rf"<{tag}>(.*?)</{tag}>", text, re.DOTALL)
-        if match is None:
-            return None
-        parts[tag] = match.group(1).strip()
-    return parts
-
-
-def options_of(text: str) -> list[str]:
-    """The candidates listed in <options>: one per line, comma or semicolon, list marks removed."""
-    items = re.split(r"[\n,;]+", text)
-    return [cleaned for item in items if (cleaned := re.sub(r"^\s*(?:[-*•]|\d+[.)])\s*", "", item).strip(" .*"))]
-
-
-def is_mixed_language(text: str) -> bool:
-    """Letters outside the Latin script (e.g. Chinese in an English answer)."""
-    return any(char.isalpha() and not char.isascii() and not unicodedata.name(char, "").startswith("LATIN")
-               for char in text)
-
-
-def rejection(text: str, label: str, class_names: Sequence[str]) -> str | None:
-    """Why a structured answer cannot be kept, or None when it can."""
-    parts = parse_structured(text)
-    if parts is None:
-        return "missing_tags"
-    if named_classes(parts["prediction"], class_names) != {label}:
-        return "wrong_prediction"
-    if not any(named_classes(option, class_names) == {label} for option in options_of(parts["options"])):
-        return "prediction_not_in_options"
-    if is_mixed_language(text):
-        return "mixed_language"
-    return None
-
-
-def sft_completion(parts: dict[str, str], label: str) -> str:
-    """The released set's shape: the four stages inside <think>, the class inside <answer>."""
-    return (f"<think> Analysis of Visual Features:\n{parts['analysis']}\n\n Candidate Subcategories:\n"
-            f"{parts['options']}\n\n Comparison Process:\n{parts['comparison']}\n\n Final Answer:\n"
-            f"{parts['prediction']}\n</think>\n\n<answer>{label}</answer>")
-
-
-# -- the pipeline --------------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -410,7 +196,7 @@ def build_cot(teacher: Teacher, datasets_: Sequence[str], output: Path, shots: i
             summary.add(outcome)
             if outcome["status"] == "kept":
                 suffix = Path(sample["image"]["path"] or "x.jpg").suffix
-                image_path = output / "images" / dataset / f"{sample['sample_id'].rsplit('/', 1)[-1]}{suffix}"
+                image_path = output / "images" / dataset / f"{stem(sample['sample_id'])}{suffix}"
                 if not image_path.is_file():
                     atomic.write_bytes(image_path, sample["image"]["bytes"])
                 records.append(sft_record(outcome, image_path))

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Mapping
 
 from finebench import atomic
-from finebench.errors import FinebenchError
 from finebench.data.registry import get_dataset
+from finebench.errors import FinebenchError
 
 FOLDER_TO_DATASET = {"fgvc-aircraft-2013b-train": "aircraft", "bird_200": "bird", "stanford_cars_train": "car",
                      "dogs_120": "dog", "flower102_train": "flower", "oxford-pet-train": "pet"}

@@ -3,6 +3,8 @@
 The released recipe (LLaMA-Factory/cot_sft_{3b,7b}.sh): full fine-tuning, lr 5e-6 with a
 cosine schedule and 6 warm-up steps, weight decay 0.1, 10 epochs, 4 per device x 4
 accumulation steps on 4 GPUs (global batch 64), cutoff 4096 tokens, bf16, DeepSpeed ZeRO-3.
+The 3B and 7B scripts are the same recipe (the paper: "full fine-tune them for 10 epochs"),
+so there is one.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from .models import load_model_and_processor
 
 
 @dataclass(frozen=True)
-class SFTPreset:
-    name: str
+class SFTRecipe:
     learning_rate: float = 5e-6
     lr_scheduler_type: str = "cosine"
     warmup_steps: int = 6
@@ -35,7 +36,8 @@ class SFTPreset:
     seed: int = 42
 
 
-PRESETS = {"qwen2.5-vl-3b": SFTPreset("qwen2.5-vl-3b"), "qwen2.5-vl-7b": SFTPreset("qwen2.5-vl-7b")}
+RECIPE = SFTRecipe()
+OLD_PRESET_NAMES = ("qwen2.5-vl-3b", "qwen2.5-vl-7b")  # once one preset per size, identical: still accepted
 
 
 def load_sft_rows(path: Path):
@@ -60,7 +62,7 @@ def load_sft_rows(path: Path):
     return datasets.Dataset.from_list(kept, features=features)
 
 
-def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRESETS["qwen2.5-vl-3b"],
+def train_sft(base_model: str, data: Path, output: Path, recipe: SFTRecipe = RECIPE,
               use_cpu: bool = False, report_to: tuple[str, ...] = ()) -> Path:
     """Fine-tune base_model on the CoT data; save a loadable checkpoint with its processor and model card.
 
@@ -71,28 +73,27 @@ def train_sft(base_model: str, data: Path, output: Path, preset: SFTPreset = PRE
     dataset = load_sft_rows(data)
     model, processor = load_model_and_processor(base_model)
     peft_config = None
-    if preset.lora:
+    if recipe.lora:
         from peft import LoraConfig
 
         peft_config = LoraConfig(r=64, lora_alpha=128, target_modules="all-linear", task_type="CAUSAL_LM")
     arguments = SFTConfig(
-        output_dir=str(output / "trainer"), learning_rate=preset.learning_rate,
-        lr_scheduler_type=preset.lr_scheduler_type, warmup_steps=preset.warmup_steps,
-        weight_decay=preset.weight_decay, num_train_epochs=preset.num_train_epochs, max_steps=preset.max_steps,
-        per_device_train_batch_size=preset.per_device_train_batch_size,
-        gradient_accumulation_steps=preset.gradient_accumulation_steps, max_length=preset.max_length,
-        bf16=preset.bf16 and not use_cpu, use_cpu=use_cpu, seed=preset.seed, report_to=list(report_to),
+        output_dir=str(output / "trainer"), learning_rate=recipe.learning_rate,
+        lr_scheduler_type=recipe.lr_scheduler_type, warmup_steps=recipe.warmup_steps,
+        weight_decay=recipe.weight_decay, num_train_epochs=recipe.num_train_epochs, max_steps=recipe.max_steps,
+        per_device_train_batch_size=recipe.per_device_train_batch_size,
+        gradient_accumulation_steps=recipe.gradient_accumulation_steps, max_length=recipe.max_length,
+        bf16=recipe.bf16 and not use_cpu, use_cpu=use_cpu, seed=recipe.seed, report_to=list(report_to),
         save_strategy="epoch", save_total_limit=2, logging_steps=1)
     trainer = SFTTrainer(model=model, args=arguments, train_dataset=dataset, processing_class=processor,
                          peft_config=peft_config)
     trainer.train(resume_from_checkpoint=last_checkpoint(output / "trainer"))  # a rerun resumes
     final = save_final(trainer, processor, output / "final", lambda: model_card(
-        "CoT SFT", "cot-sft", base_model, data, len(dataset), preset.seed, asdict(preset)))
+        "CoT SFT", "cot-sft", base_model, data, len(dataset), recipe.seed, asdict(recipe)))
     write_curves(trainer, output, f"CoT SFT of {Path(str(base_model)).name}")
     return final
 
 
-def preset(name: str, **overrides) -> SFTPreset:
-    if name not in PRESETS:
-        raise FinebenchError(f"unknown SFT preset {name!r}", f"choose among {', '.join(PRESETS)}")
-    return replace(PRESETS[name], **{k: v for k, v in overrides.items() if v is not None})
+def recipe_with(**overrides) -> SFTRecipe:
+    """The released recipe with the settings given (None: keep the recipe's)."""
+    return replace(RECIPE, **{key: value for key, value in overrides.items() if value is not None})

@@ -83,10 +83,10 @@ def grpo_config(tapo: TAPOConfig = TAPO, **training) -> GRPOConfig:
                   beta=tapo.reference_kl, num_generations=tapo.group_size, scale_rewards="group",
                   temperature=tapo.temperature, top_p=tapo.top_p, learning_rate=tapo.learning_rate,
                   weight_decay=tapo.weight_decay, num_train_epochs=tapo.epochs,
-                  max_completion_length=tapo.max_response_length, max_grad_norm=1.0, lr_scheduler_type="constant",
+                  max_completion_length=tapo.max_completion_length, max_grad_norm=1.0, lr_scheduler_type="constant",
                   # Conditioning the positive's rollouts on the anchor (paper) changes the image on purpose: TRL's
                   # vLLM importance-sampling correction would reweight them by pi(o|anchor) / pi(o|positive).
-                  vllm_importance_sampling_correction=tapo.update_on_positive_image)
+                  vllm_importance_sampling_correction=tapo.updates_on_own_image)
     values.update(training)
     return GRPOConfig(**values)
 
@@ -121,8 +121,6 @@ def check_arguments(tapo: TAPOConfig, args: GRPOConfig) -> None:
     if per_device % tapo.group_size:
         problems.append(f"per_device_train_batch_size x steps_per_generation = {per_device} is not a multiple of "
                         f"the group size {tapo.group_size}, so a group would straddle two devices")
-    if tapo.rollouts_anchor < 1:
-        problems.append("rollouts_anchor (n1) must be at least 1")
     if problems:
         raise FinebenchError("TAPO cannot run with these trainer settings: " + "; ".join(problems),
                              "build the arguments with finebench.trainers.tapo.grpo_config(tapo, ...)")
@@ -211,12 +209,12 @@ class TAPOTrainer(GRPOTrainer):
                 source = ANCHOR if position < self.tapo.rollouts_anchor else POSITIVE
                 image = row[IMAGE] if source == ANCHOR else row[POSITIVE_IMAGE]
                 generation_rows.append({**row, IMAGE: image, "rollout_image": source})
-                update_image = image if self.tapo.update_on_positive_image else row[IMAGE]
+                update_image = image if self.tapo.updates_on_own_image else row[IMAGE]
                 update_rows.append({**row, IMAGE: update_image, "rollout_image": source})
         prompts = [self._with_image(row) for row in generation_rows]
         # no tools, rollout_func or environments (refused in __init__): no tool mask, no extra fields
         prompt_ids, completion_ids, _, completions, logps, _, _, _ = self._generate(prompts)
-        if not self.tapo.update_on_positive_image:  # the update sees the anchor: tokenise with it
+        if not self.tapo.updates_on_own_image:  # the update sees the anchor: tokenise with it
             prompt_ids = self._tokenize_prompts([self._with_image(row) for row in update_rows])[0]
         columns = {key: [row[key] for row in generation_rows] for key in generation_rows[0] if key != "prompt"}
         accuracy = self.accuracy_func(completions=completions, **columns)
@@ -322,7 +320,7 @@ def describe(tapo: TAPOConfig) -> Sequence[str]:
     if tapo.dynamic_sampling:
         lines.append(f"dynamic sampling: accuracy in {tapo.accuracy_band}, up to {tapo.max_resampling_rounds} redraws")
     if tapo.rollouts_positive:
-        where = "each rollout's own image" if tapo.update_on_positive_image else "the anchor image"
+        where = "each rollout's own image" if tapo.updates_on_own_image else "the anchor image"
         lines.append(f"intra-class: {tapo.rollouts_anchor} anchor + {tapo.rollouts_positive} positive rollouts, "
                      f"pooled advantages, update on {where}")
     if tapo.inter_class:

@@ -8,17 +8,17 @@ the class (`solution`) and ids. The EasyR1 export of the same triplets is one fl
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
-import random
 from typing import Mapping, Sequence
 
 from finebench import atomic
-from finebench.errors import FinebenchError
 from finebench.data.fewshot import fewshot_path
-from finebench.home import prepared_dir
 from finebench.data.registry import get_dataset
 from finebench.data.store import PreparedStore
+from finebench.errors import FinebenchError
+from finebench.home import prepared_dir
 
 from .triplets import Triplet, build_triplets, nearest_by_name, nearest_from_vectors, save_table, save_triplets
 

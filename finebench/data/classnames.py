@@ -48,7 +48,7 @@ def pet_name(breed: str) -> str:
 
 
 def official_super_category(image_path: str) -> str:
-    """The super-category word the released scorer guesses from an image path.
+    """The super-category word the official scorer guesses from an image path.
 
     Copied in behaviour from eval/evaluation.py of the release: case-sensitive substring
     tests in this order, "object" otherwise. Applied to the manifest's own image_path, so

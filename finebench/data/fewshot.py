@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Sequence
 
 from finebench import atomic
-from . import imagetable
-from .archives import READERS, TEST, ArchiveImage
 from finebench.errors import FinebenchError
 from finebench.home import fewshot_dir, prepared_dir
+
+from . import imagetable
+from .archives import READERS, TEST, ArchiveImage
+from .ids import sample_id
 from .manifests import Manifest, load_manifests
 from .prepare import check_data_root, locate_archives, refuse_replacing
 from .registry import get_dataset, parse_dataset_list
@@ -96,7 +98,7 @@ def _rows(fewshot: FewShotSet, archive_root: Path) -> list[dict]:
             raise FinebenchError(f"{fewshot.name}: training image {path} cannot be read ({error})",
                                  f"extract {info.archive_name} again (its train split is needed)") from None
         rows.append({
-            "sample_id": f"{fewshot.dataset}/train/{image.path.rsplit('/', 1)[-1].rsplit('.', 1)[0]}",
+            "sample_id": sample_id(fewshot.dataset, image.path, train=True),
             "dataset": fewshot.dataset,
             "class_name": image.class_name,
             "class_id": info.class_id(image.class_name),

@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from .archives import READERS, ArchiveImage
 from .manifests import Manifest
 from .registry import DATASET_KEYS, SPLITS, get_dataset
+from .standins import STANDINS
 
 # The folder each official download extracts to (or that people conventionally make).
 OFFICIAL_FOLDERS = {
@@ -75,12 +76,12 @@ def spread_subset(lines: Sequence, count: int | None) -> list:
 
 
 def _train_images(dataset: str, test_paths: set[str], per_class: int) -> list[ArchiveImage]:
-    reader, info = READERS[dataset], get_dataset(dataset)
-    per_class = reader.train_images_per_class or per_class
+    reader, standin, info = READERS[dataset], STANDINS[dataset], get_dataset(dataset)
+    per_class = standin.train_images_per_class or per_class
     test_paths, images, number = frozenset(test_paths), [], 0  # hashable: readers may cache per archive
     for label, name in zip(info.archive_labels, info.class_names):
         for index in range(per_class):
-            path = reader.train_image_path(label, number, test_paths)
+            path = standin.train_image_path(label, number, test_paths)
             images.append(ArchiveImage(path, name, reader.train_splits[index % len(reader.train_splits)]))
             number += 1
     return images
@@ -105,7 +106,7 @@ def write_archive(
     test_lines = [line for split in SPLITS for line in manifests[dataset, split].lines]
     test_images = [ArchiveImage(line.archive_path, line.ground_truth, "test") for line in test_lines]
     train_images = _train_images(dataset, {image.path for image in test_images}, train_per_class)
-    READERS[dataset].write_metadata(root, train_images + test_images)
+    STANDINS[dataset].write_metadata(root, train_images + test_images)
     rendered = [line for split in SPLITS for line in spread_subset(manifests[dataset, split].lines, lines_per_split)]
     jobs = [FixtureImage(root / line.archive_path, info.class_id(line.ground_truth), line.image_path)
             for line in rendered]

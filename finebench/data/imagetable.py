@@ -34,11 +34,11 @@ def test_item_features():
         "question": text,
         "ground_truth": text,
         "class_id": number,  # position in the archive's official class order
-        "official_options": datasets.Sequence(text),  # released order: ground truth first
-        "finebench_options": datasets.Sequence(text),  # hashed permutation (finebench.data.options)
-        "finebench_answer_index": number,
+        "official_options": datasets.Sequence(text),  # official order: ground truth first
+        "balanced_options": datasets.Sequence(text),  # hashed permutation (finebench.data.options)
+        "balanced_answer_index": number,
         "super_category": text,  # the dataset's word: aircraft, bird, car, dog, flower, pet
-        "official_super_category": text,  # the released scorer's guess from image_path
+        "official_super_category": text,  # the official scorer's guess from image_path
         "width": number,
         "height": number,
     })

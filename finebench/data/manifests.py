@@ -20,6 +20,7 @@ from typing import Iterable
 from finebench import atomic
 from finebench.errors import FinebenchError
 from finebench.home import manifests_dir
+
 from .registry import DATASET_KEYS, SPLITS, get_dataset
 
 REPOSITORY = "PKU-ICST-MIPL/FineR1_ICLR2026"
@@ -69,7 +70,7 @@ class ManifestLine:
     index: int  # 0-based line number in the manifest file
     image_path: str
     question: str
-    options: tuple[str, ...]  # the released order: the ground truth is always first
+    options: tuple[str, ...]  # the official order: the ground truth is always first
     ground_truth: str
 
     @property

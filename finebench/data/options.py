@@ -1,6 +1,6 @@
-"""The finebench order of the closed-world options.
+"""The balanced order of the closed-world options: the finebench protocol shows them in it.
 
-The released manifests put the ground truth first on every line, so a model that always
+The official manifests put the ground truth first on every line, so a model that always
 answers the first option scores 100 %. finebench permutes the options per line, fixed by
 a hash of (dataset, file name): the lines of a manifest are ranked by that hash and the
 rank modulo 4 gives the ground truth's position, which spreads it evenly over the four
@@ -40,12 +40,12 @@ def _line_keys(manifest: Manifest) -> dict[int, bytes]:
 
 
 def answer_positions(manifest: Manifest) -> dict[int, int]:
-    """Line index -> position (0..3) of the ground truth in the finebench order."""
+    """Line index -> position (0..3) of the ground truth in the balanced order."""
     return _ranked_positions(manifest, _line_keys(manifest))
 
 
-def finebench_options(manifest: Manifest) -> dict[int, tuple[str, ...]]:
-    """Line index -> the options in the finebench order."""
+def balanced_options(manifest: Manifest) -> dict[int, tuple[str, ...]]:
+    """Line index -> the options in the balanced order."""
     keys = _line_keys(manifest)  # once per line: both the ranking and the distractor order need it
     positions = _ranked_positions(manifest, keys)
     return {line.index: permuted_options(keys[line.index], line, positions[line.index]) for line in manifest.lines}

@@ -19,15 +19,17 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from . import imagetable
-from .archives import READERS, TEST, ArchiveReader
 from finebench.data.archives.locate import archive_not_found, locate_archive
-from .classnames import official_super_category
 from finebench.errors import FinebenchError
 from finebench.home import prepared_dir
+
+from . import imagetable
+from .archives import READERS, TEST, ArchiveReader
+from .classnames import official_super_category
+from .ids import sample_id
 from .lite import LITE_LINES_PER_SPLIT, LITE_SEED, lite_indices
 from .manifests import Manifest, ManifestLine, load_manifests
-from .options import finebench_options
+from .options import balanced_options
 from .registry import SPLITS, get_dataset, parse_dataset_list
 from .store import FORMAT_VERSION, LITE_FILE, PreparedStore
 
@@ -56,10 +58,6 @@ class UnitOutcome:
     missing: int
     unreadable: int
     status: str  # "prepared" | "up to date"
-
-
-def sample_id(dataset: str, line: ManifestLine) -> str:
-    return f"{dataset}/{line.basename.rsplit('.', 1)[0]}"
 
 
 def check_labels(reader: ArchiveReader, manifests: Sequence[Manifest]) -> str:
@@ -117,7 +115,7 @@ def _row(plan: UnitPlan, line: ManifestLine, image: imagetable.LoadedImage, opti
     dataset = plan.manifest.dataset
     info = get_dataset(dataset)
     return {
-        "sample_id": sample_id(dataset, line),
+        "sample_id": sample_id(dataset, line.image_path),
         "dataset": dataset,
         "split": plan.manifest.split,
         "line": line.index,
@@ -127,10 +125,10 @@ def _row(plan: UnitPlan, line: ManifestLine, image: imagetable.LoadedImage, opti
         "ground_truth": line.ground_truth,
         "class_id": info.class_id(line.ground_truth),
         "official_options": list(line.options),
-        "finebench_options": list(options),
+        "balanced_options": list(options),
         # The manifests are validated (four distinct options, the ground truth among them),
         # so the ground truth sits exactly once in the finebench order, at its answer position.
-        "finebench_answer_index": options.index(line.ground_truth),
+        "balanced_answer_index": options.index(line.ground_truth),
         "super_category": info.super_category,
         "official_super_category": official_super_category(line.image_path),
         "width": image.width,
@@ -169,7 +167,7 @@ def write_unit(plan: UnitPlan, store: PreparedStore, workers: int, bar: tqdm, al
     """Write (or finish writing) a unit's shards, swap them in, and return its metadata record."""
     staging = store.staging_dir(plan.name, plan.fingerprint)
     staging.mkdir(parents=True, exist_ok=True)
-    options = finebench_options(plan.manifest)  # once per unit: it ranks every line of the manifest
+    options = balanced_options(plan.manifest)  # once per unit: it ranks every line of the manifest
     files = []
     with ThreadPoolExecutor(workers) as pool:
         for start in range(0, len(plan.present), SHARD_LINES):

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Callable
 
-from . import classnames
 from finebench.errors import FinebenchError
+
+from . import classnames
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,11 @@ import json
 import shutil
 from pathlib import Path
 
-from finebench import __version__
-from finebench import atomic
+from finebench import __version__, atomic
 from finebench.errors import FinebenchError
 
-FORMAT_VERSION = 1
+# 2: the finebench order's columns named for what they are (balanced_options, balanced_answer_index)
+FORMAT_VERSION = 2
 METADATA_FILE = "metadata.json"
 LITE_FILE = "lite.parquet"  # inside the unit folder, so it is swapped in together with the shards
 
@@ -57,24 +57,32 @@ class PreparedStore:
         except ValueError:
             raise FinebenchError(f"{self.metadata_path} is damaged (not JSON)",
                                  f"delete it and run `{prepare_command()}` again: unchanged data is rebuilt") from None
-        if metadata.get("format") != FORMAT_VERSION:
-            return {"format": FORMAT_VERSION, "units": {}, "manifests": {}}  # older layout: rebuild all
-        return metadata
+        return metadata  # units of an older format stay listed: prepare rebuilds them, readers refuse them
 
     def unit_record(self, name: str) -> dict | None:
         return self.read_metadata()["units"].get(name)
+
+    @staticmethod
+    def outdated(record: dict) -> str | None:
+        """Why a unit cannot be read by this finebench (an older data format), or None."""
+        found = record.get("format", 1)  # format 1 recorded it only for the whole folder
+        if found == FORMAT_VERSION:
+            return None
+        return f"prepared by an older finebench (data format {found}; this one reads {FORMAT_VERSION})"
 
     def is_current(self, name: str, fingerprint: str) -> bool:
         record = self.unit_record(name)
         return bool(
             record
             and record["fingerprint"] == fingerprint
+            and not self.outdated(record)
             and all((self.unit_dir(name) / file).is_file() for file in record["files"])
         )
 
     def record_unit(self, name: str, record: dict, manifest: dict) -> None:
         metadata = self.read_metadata()
-        metadata["units"][name] = record
+        metadata["units"][name] = {**record, "format": FORMAT_VERSION}
+        metadata["format"] = FORMAT_VERSION
         metadata["manifests"][f"{name}.jsonl"] = manifest
         metadata["finebench_version"] = __version__
         atomic.write_json(self.metadata_path, metadata)
@@ -103,6 +111,9 @@ class PreparedStore:
         record = self.unit_record(name)
         if record is None:
             raise FinebenchError(f"{name} is not prepared under {self.root}", f"run `{prepare_command(dataset)}`")
+        if self.outdated(record):
+            raise FinebenchError(f"{name} under {self.root} was {self.outdated(record)}",
+                                 f"run `{prepare_command(dataset)}` again: it rebuilds the unit from its archive")
         names = [record["lite"]["file"]] if lite else record["files"]
         files = [self.unit_dir(name) / file for file in names]
         absent = [str(path) for path in files if not path.is_file()]

@@ -26,10 +26,10 @@ from typing import Iterable, Sequence
 from urllib.parse import urlparse
 
 from finebench import extras
-from finebench.errors import FinebenchError
-from finebench.home import HOME_VARIABLE, fewshot_dir, finebench_home, prepared_dir
 from finebench.data.manifests import SPECS
 from finebench.data.store import METADATA_FILE, PreparedStore, prepare_command
+from finebench.errors import FinebenchError
+from finebench.home import HOME_VARIABLE, fewshot_dir, finebench_home, prepared_dir
 
 OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
 MARKS = {OK: "✓", FAIL: "✗", WARN: "!", INFO: "·"}
@@ -277,6 +277,8 @@ def check_encoder(name: str | None = None, timeout: float = ENCODER_TIMEOUT) -> 
 def _unit_problem(store: PreparedStore, name: str, record: dict, manifests: dict,
                   manifest=None) -> tuple[str, str] | None:
     """(status, what is wrong) for a prepared unit that is not as prepare left it, else None."""
+    if PreparedStore.outdated(record):
+        return FAIL, PreparedStore.outdated(record)
     spec = SPECS[record["dataset"], record["split"]]
     recorded = manifests.get(f"{name}.jsonl", {}).get("sha256")
     if recorded != spec.sha256:
@@ -407,20 +409,10 @@ def check_storage(name: str, location: str, setting: str) -> Check:
     return Check(name, OK, f"{location} at {info.sha[:12]}")
 
 
-def leaderboard_checks() -> list[Check]:
-    from finebench.leaderboard.settings import load_settings
-
-    settings = load_settings()
-    return [check_storage("queue", settings.queue, "FINEBENCH_QUEUE"),
-            *(check_storage("results", str(folder), "FINEBENCH_LEADERBOARD_RESULTS")
-              for folder in settings.results_dirs)]
-
-
-# -------------------------------------------------------------------------------- entry points
-
-
-def diagnose(encoder: str | None = None, timeout: float = PROBE_TIMEOUT) -> list[Check]:
-    """Every check, the slow ones in two child processes that run at the same time."""
+def diagnose(encoder: str | None = None, timeout: float = PROBE_TIMEOUT,
+             locations: Sequence[tuple[str, str, str]] = ()) -> list[Check]:
+    """Every check, the slow ones in two child processes that run at the same time. ``locations``:
+    (name, folder or hf:// address, the setting that chooses it) of the leaderboard's storage."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(2) as pool:
@@ -436,7 +428,7 @@ def diagnose(encoder: str | None = None, timeout: float = PROBE_TIMEOUT) -> list
     checks.append(check_writable_folder(HOME_VARIABLE, finebench_home()))
     checks += check_prepared(against_archives=True)
     checks.append(check_fewshot())
-    checks += leaderboard_checks()
+    checks += [check_storage(name, location, setting) for name, location, setting in locations]
     return checks
 
 
@@ -464,6 +456,18 @@ def require_preflight(what: str, units: Iterable[str] | None, output: Path | Non
             f"cannot start: {len(blockers)} check{'s' if len(blockers) > 1 else ''} failed before any generation:\n"
             + "\n".join(f"  ✗ {check.name}: {check.found}" for check in blockers),
             "; ".join(dict.fromkeys(check.fix for check in blockers if check.fix)))
+
+
+def preflight_evaluation(what: str, arguments: Sequence[str], home: Path | None = None) -> None:
+    """The quick checks for the run these lmms-eval arguments describe (raises on a blocker)."""
+    from .evalrun import option_value
+    from .tasknames import selected_units
+
+    started = time.perf_counter()
+    tasks, output = option_value(arguments, "--tasks"), option_value(arguments, "--output_path")
+    require_preflight(what, selected_units(tasks) if tasks else None, Path(output) if output else None, home)
+    print(f"finebench {what}: preflight passed in {time.perf_counter() - started:.1f} s "
+          "(lmms-eval's evaluator, the prepared data of the selected tasks, writable folders)", file=sys.stderr)
 
 
 def render(checks: Sequence[Check]) -> str:

@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from finebench.scoring.encoders import ENCODER_VARIABLE
 from finebench.errors import FinebenchError
 from finebench.home import HOME_VARIABLE
+from finebench.scoring.encoders import ENCODER_VARIABLE
+
 from .taskgen import tasks_dir
 
 SEPARATORS = ",="  # lmms-eval splits the values of --output_path and --model_args on these
@@ -68,25 +69,14 @@ def lmms_eval_command(arguments: Sequence[str], links: PathLinks) -> list[str]:
     return [sys.executable, "-m", "lmms_eval", *arguments]
 
 
-def _option(arguments: Sequence[str], name: str) -> str | None:
+def option_value(arguments: Sequence[str], name: str) -> str | None:
+    """The value of an lmms-eval option in an argument list, in either spelling (--name value, --name=value)."""
     for index, argument in enumerate(arguments):
         if argument == name and index + 1 < len(arguments):
             return arguments[index + 1]
         if argument.startswith(name + "="):
             return argument.split("=", 1)[1]
     return None
-
-
-def preflight_evaluation(what: str, arguments: Sequence[str], home: Path | None = None) -> None:
-    """finebench doctor's quick checks for the run these lmms-eval arguments describe (raises on a blocker)."""
-    from .doctor import require_preflight
-    from .taskgen import selected_units
-
-    started = time.perf_counter()
-    tasks, output = _option(arguments, "--tasks"), _option(arguments, "--output_path")
-    require_preflight(what, selected_units(tasks) if tasks else None, Path(output) if output else None, home)
-    print(f"finebench {what}: preflight passed in {time.perf_counter() - started:.1f} s "
-          "(lmms-eval's evaluator, the prepared data of the selected tasks, writable folders)", file=sys.stderr)
 
 
 def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Path | None = None,
@@ -107,7 +97,7 @@ def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Pa
             log.parent.mkdir(parents=True, exist_ok=True)
             with open(log, "w") as handle:
                 code = subprocess.call(command, env=environment, stdout=handle, stderr=subprocess.STDOUT)
-    output = _option(arguments, "--output_path")
+    output = option_value(arguments, "--output_path")
     if code == 0 and output:
         fresh = [path for path in Path(output).rglob("*_results.json") if path.stat().st_mtime >= started]
         if not fresh:

@@ -15,18 +15,25 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from finebench import atomic
-from finebench.scoring.encoders import load_encoder
 from finebench.errors import FinebenchError
-from finebench.scoring.metrics import CLOSED_METRICS, FINEBENCH_ACCURACY, FINEBENCH_SIMILARITY, OFFICIAL_SIMILARITY, OPEN_METRICS
-from .runs import Run, TaskKey, output_text, read_run
+from finebench.scoring.encoders import load_encoder
+from finebench.scoring.metrics import (
+    CLOSED_METRICS,
+    FINEBENCH_ACCURACY,
+    FINEBENCH_SIMILARITY,
+    OFFICIAL_SIMILARITY,
+    OPEN_METRICS,
+)
 from finebench.scoring.scoring import mean_percent, record_identity, score_closed, score_open_batch
+
+from .runs import Run, TaskKey, output_text, read_run, samples_file_name
 
 _WORLD_METRICS = {"closed": CLOSED_METRICS, "open": OPEN_METRICS}  # world -> the metrics its tasks log
 
 
 def _closed_doc(sample: dict) -> dict:
     record = sample[FINEBENCH_ACCURACY]
-    return {**record_identity(record), "finebench_options": record["options"]}
+    return {**record_identity(record), "balanced_options": record["options"]}
 
 
 def _open_doc(sample: dict) -> dict:
@@ -64,7 +71,7 @@ def rescore(folder: Path | str, output: Path | str, encoder_name: str | None = N
                                  "rescoring needs a run made with --log_samples")
         rescored = rescore_samples(key, samples, encoder_name)
         lines = "".join(json.dumps(sample, ensure_ascii=False) + "\n" for sample in rescored)
-        atomic.write_text(output / f"{run.stamp}_samples_{key.name}.jsonl", lines)
+        atomic.write_text(output / samples_file_name(run.stamp, key.name), lines)
         task_results = results["results"][key.name]
         for metric in _WORLD_METRICS[key.world]:
             task_results[f"{metric},none"] = mean_percent([sample[metric] for sample in rescored])

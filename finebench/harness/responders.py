@@ -3,9 +3,9 @@
 They are the leaderboard's sanity rows and the harness's own end-to-end test models:
 
 - ``ground_truth``: the right answer (every metric should be 100);
-- ``first_option``: the first option of the prompt (100 on the released order, chance on ours);
+- ``first_option``: the first option of the prompt (100 on the official order, chance on ours);
 - ``random_option``: a seeded random option (chance level, 25 % in the closed world);
-- ``all_options``: every option at once (the exploit the released substring scorer rewards).
+- ``all_options``: every option at once (the exploit the official substring scorer rewards).
 
 In the open world the prompt lists no options, so the candidates are all classes of the
 dataset: the first class, a random class, every class, or the ground truth.
@@ -24,8 +24,8 @@ from lmms_eval.api.instance import Instance
 from lmms_eval.api.model import lmms
 from tqdm.auto import tqdm
 
-from finebench.scoring.prompts import CLOSED_TEMPLATE
 from finebench.data.registry import get_dataset
+from finebench.scoring.prompts import CLOSED_TEMPLATE
 
 
 def _options_pattern(template: str) -> re.Pattern:
@@ -40,7 +40,7 @@ _OPTIONS_IN_PROMPT = _options_pattern(CLOSED_TEMPLATE)
 
 
 def options_in_prompt(prompt: str) -> list[str] | None:
-    """The options a closed-world prompt lists (a Python list literal, as the release prints it)."""
+    """The options a closed-world prompt lists (a Python list literal, as the official prompt prints it)."""
     match = _OPTIONS_IN_PROMPT.search(prompt)
     return list(ast.literal_eval(match.group(1))) if match else None
 

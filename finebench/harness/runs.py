@@ -1,4 +1,8 @@
-"""Reading an lmms-eval output folder: the newest results JSON and its samples files."""
+"""Reading an lmms-eval output folder: the newest results JSON and its samples files.
+
+lmms-eval writes ``<stamp>_results.json`` and, per task, ``<stamp>_samples_<task>.jsonl``
+beside it; `samples_file_name` is the one place that spells that rule.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,25 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Callable
 
-from . import taskgen
 from finebench.errors import FinebenchError
+from finebench.scoring.protocols import Protocol
+
+from .tasknames import VARIANTS, leaf_tasks
 
 _STAMP = re.compile(r"^(?P<stamp>.+?)_results\.json$")
+
+
+def samples_file_name(stamp: str, task: str) -> str:
+    """The samples file lmms-eval writes for one task of the run ``stamp`` (and rescore writes again)."""
+    return f"{stamp}_samples_{task}.jsonl"
 
 
 @dataclass(frozen=True)
 class TaskKey:
     name: str
-    official_order: bool  # the released option order (finegrained_official_*)
+    order: Protocol | None  # whose option order its closed world shows; None in the open world
     lite: bool
     dataset: str
     split: str
@@ -27,12 +39,12 @@ class TaskKey:
 
 @cache
 def _task_keys() -> dict[str, TaskKey]:
-    """Every task taskgen writes, by name: read from taskgen itself, so a new variant cannot be missed."""
+    """Every task there is, by name: read from tasknames, so a new variant cannot be missed."""
     keys = {}
     for lite in (False, True):
-        for name, variant, dataset, split in taskgen.leaf_tasks(lite):
-            spec = taskgen.VARIANTS[variant]
-            keys[name] = TaskKey(name, variant == "official", lite, dataset, split, spec.world, spec.strategy)
+        for name, variant, dataset, split in leaf_tasks(lite):
+            spec = VARIANTS[variant]
+            keys[name] = TaskKey(name, spec.order, lite, dataset, split, spec.world, spec.strategy)
     return keys
 
 
@@ -55,10 +67,23 @@ class Run:
     def stamp(self) -> str:
         return _STAMP.match(self.results_path.name)["stamp"]
 
+    def samples_path(self, task: str) -> Path:
+        return self.results_path.with_name(samples_file_name(self.stamp, task))
+
 
 def _read_jsonl(path: Path) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle if line.strip()]
+
+
+def read_results(results_path: Path, wanted: Callable[[TaskKey], bool] = lambda key: True) -> Run:
+    """One run, from its results file, with the samples of the tasks ``wanted`` picks."""
+    run = Run(results_path, json.loads(results_path.read_text("utf-8")))
+    for key in run.tasks:
+        path = run.samples_path(key.name)
+        if wanted(key) and path.is_file():
+            run.samples[key.name] = _read_jsonl(path)
+    return run
 
 
 def read_run(folder: Path | str) -> Run:
@@ -68,13 +93,7 @@ def read_run(folder: Path | str) -> Run:
     if not candidates:
         raise FinebenchError(f"no lmms-eval results (*_results.json) under {folder}",
                              "pass the folder given to lmms-eval as --output_path (with --log_samples)")
-    results_path = candidates[-1]
-    run = Run(results_path, json.loads(results_path.read_text("utf-8")))
-    for key in run.tasks:
-        path = results_path.with_name(f"{run.stamp}_samples_{key.name}.jsonl")
-        if path.is_file():
-            run.samples[key.name] = _read_jsonl(path)
-    return run
+    return read_results(candidates[-1])
 
 
 def output_text(sample: dict) -> str:

@@ -10,13 +10,13 @@ import functools
 import io
 from typing import Mapping
 
-from finebench.scoring.encoders import load_encoder
-from finebench.errors import FinebenchError
 from finebench.data.fewshot import DEFAULT_SHOTS, fewshot_path
+from finebench.data.store import PreparedStore
+from finebench.errors import FinebenchError
 from finebench.home import prepared_dir
+from finebench.scoring.encoders import load_encoder
 from finebench.scoring.prompts import STEP_BY_STEP, closed_prompt, open_prompt
 from finebench.scoring.scoring import mean_percent, score_closed, score_open_batch
-from finebench.data.store import PreparedStore
 
 Doc = Mapping[str, object]
 
@@ -36,12 +36,12 @@ def doc_to_target(doc: Doc) -> str:
 
 
 def closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
-    """The released closed-world prompt, listing the options in the finebench order."""
-    return _wrap(closed_prompt(str(doc["question"]), doc["finebench_options"]), lmms_eval_specific_kwargs)
+    """The official closed-world prompt, listing the options in the finebench order."""
+    return _wrap(closed_prompt(str(doc["question"]), doc["balanced_options"]), lmms_eval_specific_kwargs)
 
 
 def official_closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
-    """The released closed-world prompt with the released option order (ground truth first)."""
+    """The official closed-world prompt with the official option order (ground truth first)."""
     return _wrap(closed_prompt(str(doc["question"]), doc["official_options"]), lmms_eval_specific_kwargs)
 
 
@@ -75,7 +75,7 @@ def demonstrations(dataset: str) -> dict:
 def demonstration_classes(doc: Doc) -> list[str]:
     """The options that are seen classes, in the order the prompt lists them: they get an example image."""
     available = demonstrations(str(doc["dataset"]))
-    return [option for option in doc["finebench_options"] if option in available]
+    return [option for option in doc["balanced_options"] if option in available]
 
 
 def icl_doc_to_visual(doc: Doc) -> list:

@@ -52,8 +52,12 @@ def _tokenizer():
 def build_tiny_qwen2_5_vl(folder: Path | str, seed: int = 0) -> Path:
     """Write a tiny random Qwen2.5-VL (model, tokenizer, processor) to folder and return it."""
     import torch
-    from transformers import (Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor,
-                              Qwen2VLImageProcessor)
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+    )
     from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
 
     folder = Path(folder)

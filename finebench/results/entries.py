@@ -14,17 +14,28 @@ from __future__ import annotations
 
 import functools
 import json
+from enum import StrEnum
 from pathlib import Path
 
 from finebench import atomic
-from finebench.errors import FinebenchError
 from finebench.data.registry import DATASET_KEYS, SPLITS
+from finebench.errors import FinebenchError
+from finebench.scoring.protocols import Protocol
 
 SCHEMA_VERSION = 1
 METRICS = ("closed_accuracy", "open_inclusion", "open_similarity")
 METRIC_TITLES = {"closed_accuracy": "closed-world accuracy", "open_inclusion": "open-world text inclusion",
                  "open_similarity": "open-world relative similarity"}
 FAMILIES = ("CLIP-like", "general MLLM", "reasoning MLLM", "Fine-R1", "reference responder")
+SUBSETS = ("full", "lite")
+
+
+class Source(StrEnum):
+    """Where an entry's numbers come from."""
+
+    REPORTED = "reported"  # transcribed from the paper
+    REPRODUCED = "reproduced"  # a run someone made and ingested
+    SUBMITTED = "submitted"  # a leaderboard worker's run of a submission
 
 _CELL = {
     "type": "object",
@@ -53,10 +64,10 @@ SCHEMA = {
                 "parameters": {"type": ["number", "null"]},
             },
         },
-        "protocol": {"enum": ["finebench", "official"]},
-        "subset": {"enum": ["full", "lite"]},
+        "protocol": {"enum": [protocol.value for protocol in Protocol]},
+        "subset": {"enum": list(SUBSETS)},
         "text_encoder": {"type": ["string", "null"]},
-        "source": {"enum": ["reported", "reproduced", "submitted"]},
+        "source": {"enum": [source.value for source in Source]},
         "scores": {
             "type": "object",
             "additionalProperties": False,

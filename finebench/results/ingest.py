@@ -14,22 +14,34 @@ from pathlib import Path
 import numpy as np
 
 from finebench import __version__
-from . import entries
-from finebench.errors import FinebenchError
 from finebench.data.manifests import SPECS
-from finebench.scoring.metrics import (FINEBENCH_ACCURACY, FINEBENCH_INCLUSION, FINEBENCH_SIMILARITY, OFFICIAL_ACCURACY,
-                      OFFICIAL_INCLUSION, OFFICIAL_SIMILARITY)
-from finebench.scoring.prompts import prompt_hash
 from finebench.data.registry import DATASET_KEYS, SPLITS
+from finebench.errors import FinebenchError
 from finebench.harness.runs import Run, TaskKey, read_run
+from finebench.harness.tasknames import STRATEGY_VARIANTS, benchmark_group, group_of
+from finebench.scoring.metrics import (
+    FINEBENCH_ACCURACY,
+    FINEBENCH_INCLUSION,
+    FINEBENCH_SIMILARITY,
+    OFFICIAL_ACCURACY,
+    OFFICIAL_INCLUSION,
+    OFFICIAL_SIMILARITY,
+)
+from finebench.scoring.prompts import prompt_hash
+from finebench.scoring.protocols import Protocol
 from finebench.scoring.stats import bootstrap_means, interval
 
-# protocol -> entry metric -> (which closed tasks, lmms-eval metric name)
+from . import entries
+from .entries import Source
+
+# protocol -> entry metric -> (world, option order, lmms-eval metric); the open world shows no options (None)
 SOURCES = {
-    "finebench": {"closed_accuracy": (False, FINEBENCH_ACCURACY), "open_inclusion": (None, FINEBENCH_INCLUSION),
-                  "open_similarity": (None, FINEBENCH_SIMILARITY)},
-    "official": {"closed_accuracy": (True, OFFICIAL_ACCURACY), "open_inclusion": (None, OFFICIAL_INCLUSION),
-                 "open_similarity": (None, OFFICIAL_SIMILARITY)},
+    Protocol.FINEBENCH: {"closed_accuracy": ("closed", Protocol.FINEBENCH, FINEBENCH_ACCURACY),
+                         "open_inclusion": ("open", None, FINEBENCH_INCLUSION),
+                         "open_similarity": ("open", None, FINEBENCH_SIMILARITY)},
+    Protocol.OFFICIAL: {"closed_accuracy": ("closed", Protocol.OFFICIAL, OFFICIAL_ACCURACY),
+                        "open_inclusion": ("open", None, OFFICIAL_INCLUSION),
+                        "open_similarity": ("open", None, OFFICIAL_SIMILARITY)},
 }
 
 
@@ -46,11 +58,9 @@ def _cell(resampled: np.ndarray, value: float, n: int | None) -> dict:
     return {"value": round(value, 4), "n": n, "ci95": [round(low, 4), round(high, 4)]}
 
 
-def _metric_scores(run: Run, official_order: bool | None, metric: str) -> dict | None:
+def _metric_scores(run: Run, world: str, order: Protocol | None, metric: str) -> dict | None:
     """{dataset: {split: cell}, "average": {…}} for one metric, or None if the run lacks it."""
-    world = "open" if official_order is None else "closed"
-    keys = {(key.dataset, key.split): key for key in run.tasks
-            if key.world == world and (official_order is None or key.official_order == official_order)}
+    keys = {(key.dataset, key.split): key for key in run.tasks if key.world == world and key.order == order}
     if not keys:
         return None
     table: dict = {}
@@ -104,8 +114,7 @@ def _provenance(run: Run) -> dict:
         "run_date": run.results.get("date"),
         "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "rescored": run.results.get("finebench_rescore"),
-        "strategy": next((key.strategy for key in run.tasks if key.world == "closed" and not key.official_order),
-                         "zero-shot"),
+        "strategy": next((key.strategy for key in run.tasks if key.order == Protocol.FINEBENCH), "zero-shot"),
     }
 
 
@@ -118,26 +127,27 @@ def _installed_version(package: str) -> str | None:
         return None
 
 
-def build_entries(run: Run, name: str | None = None, family: str | None = None, source: str = "reproduced",
+def build_entries(run: Run, name: str | None = None, family: str | None = None, source: Source = Source.REPRODUCED,
                   parameters: float | None = None, model_id: str | None = None) -> list[dict]:
     if not run.tasks:
         raise FinebenchError(f"{run.results_path} holds no finegrained_* task",
-                             "run lmms-eval with --tasks finegrained (or finegrained_lite)")
+                             f"run lmms-eval with --tasks {benchmark_group()} (or {benchmark_group(lite=True)})")
     subsets = {key.lite for key in run.tasks}
     if len(subsets) > 1:
         raise FinebenchError(f"{run.results_path} mixes lite and full tasks",
                              "run the full benchmark and the lite subset into separate output folders")
     lite = next(iter(subsets))
-    strategies = {key.strategy for key in run.tasks if key.world == "closed" and not key.official_order}
+    strategies = {key.strategy for key in run.tasks if key.order == Protocol.FINEBENCH}
     if len(strategies) > 1:
         raise FinebenchError(f"{run.results_path} mixes inference strategies ({', '.join(sorted(strategies))})",
-                             "run each strategy (finegrained, finegrained_cot, finegrained_icl) into its own folder")
+                             "run each strategy (" + ", ".join(group_of(variant, lite) for variant in STRATEGY_VARIANTS)
+                             + ") into its own folder")
     # one model, encoder and provenance (one ingested_at) for both protocols' entries of the run
     model, encoder, provenance = _model(run, name, family, parameters, model_id), _encoder(run), _provenance(run)
     built = []
     for protocol, sources in SOURCES.items():
-        scores = {metric: table for metric, (order, name_) in sources.items()
-                  if (table := _metric_scores(run, order, name_)) is not None}
+        scores = {metric: table for metric, (world, order, name_) in sources.items()
+                  if (table := _metric_scores(run, world, order, name_)) is not None}
         if not scores:
             continue
         built.append(entries.validate({  # copies: a caller may edit one entry's model or provenance (the worker does)
@@ -149,7 +159,8 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None, 
 
 
 def ingest(folder: Path | str, output_dir: Path, name: str | None = None, family: str | None = None,
-           source: str = "reproduced", parameters: float | None = None, model_id: str | None = None) -> list[Path]:
+           source: Source = Source.REPRODUCED, parameters: float | None = None,
+           model_id: str | None = None) -> list[Path]:
     run = read_run(folder)
     return [entries.write(entry, Path(output_dir) / entries.file_name(entry))
             for entry in build_entries(run, name, family, source, parameters, model_id)]

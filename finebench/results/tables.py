@@ -16,9 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from . import entries
-from finebench.errors import FinebenchError
 from finebench.data.registry import DATASET_KEYS, SPLITS
+from finebench.errors import FinebenchError
+from finebench.scoring.protocols import Protocol
+
+from . import entries
 
 DATASET_TITLES = {"aircraft": "Air.", "bird": "Bird", "car": "Car", "dog": "Dog", "flower": "Flower", "pet": "Pet"}
 GROUPS = (("CLIP Models", {"CLIP-like"}), ("General MLLMs", {"general MLLM"}),
@@ -157,7 +159,8 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def render(spec: TableSpec, all_entries: Sequence[dict], protocol: str = "official", style: str = "markdown") -> str:
+def render(spec: TableSpec, all_entries: Sequence[dict], protocol: Protocol = Protocol.OFFICIAL,
+           style: str = "markdown") -> str:
     rows = table_rows(spec, all_entries, protocol)
     if not rows:
         return ""
@@ -193,7 +196,8 @@ def render(spec: TableSpec, all_entries: Sequence[dict], protocol: str = "offici
     return "\n".join(lines) + "\n"
 
 
-def compare(all_entries: Sequence[dict], reference: Sequence[dict], metric_names: Sequence[str] = entries.METRICS) -> str:
+def compare(all_entries: Sequence[dict], reference: Sequence[dict],
+            metric_names: Sequence[str] = entries.METRICS) -> str:
     """Every reproduced cell beside the reported one, the difference, and whether it lies in the interval."""
     by_model = {}
     for entry in reference:

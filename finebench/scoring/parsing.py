@@ -1,10 +1,10 @@
-"""Getting the answer out of a model's output, the released way and the finebench way."""
+"""Getting the answer out of a model's output, the official way and the finebench way."""
 
 from __future__ import annotations
 
 import re
 
-_RELEASED_ANSWER = re.compile(r"<answer>(.*)</answer>", re.DOTALL)  # greedy: first <answer> to last </answer>
+_OFFICIAL_ANSWER = re.compile(r"<answer>(.*)</answer>", re.DOTALL)  # greedy: first <answer> to last </answer>
 _OPEN_TAG = r"<\s*answer\s*>"
 _CLOSE_TAG = r"<\s*/\s*answer\s*>"
 # A complete block that contains no other opening tag, so nested tags yield the innermost.
@@ -17,8 +17,8 @@ _LEAD_IN = re.compile(r"^\s*(?:final\s+)?(?:answer|choice|prediction)\s*(?:is)?\
 
 
 def official_answer(output: str) -> str | None:
-    """The released extract_answer: greedy regex, stripped; None without both tags."""
-    match = _RELEASED_ANSWER.search(output)
+    """The official extract_answer: greedy regex, stripped; None without both tags."""
+    match = _OFFICIAL_ANSWER.search(output)
     return match.group(1).strip() if match else None
 
 

@@ -1,7 +1,7 @@
 """The prompts of the benchmark, exactly as the released evaluation script words them.
 
 Both protocols use these two templates. The closed world differs only in the order of
-the options it lists: the released order (ground truth first) for the `official`
+the options it lists: the official order (ground truth first) for the `official`
 variants, the finebench permutation (finebench.data.options) otherwise. The open-world
 prompt has no options, so one generation is scored under both protocols.
 """

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+from finebench.data.registry import get_dataset
+
 from . import metrics
 from .encoders import TextEncoder
 from .matching import named_classes, only_target
 from .parsing import finebench_answer, official_answer
-from finebench.data.registry import get_dataset
 
 Doc = Mapping[str, object]
 
@@ -26,14 +27,14 @@ def record_identity(doc: Doc) -> dict:
 
 def score_closed(doc: Doc, output: str) -> dict[str, dict]:
     truth = str(doc["ground_truth"])
-    options = list(doc["finebench_options"])  # the same four names in either order: what counts is the set
-    released = official_answer(output)
+    options = list(doc["balanced_options"])  # the same four names in either order: what counts is the set
+    official = official_answer(output)
     answer = finebench_answer(output)
     named = named_classes(answer, options)  # matched once, for the score and for the record
     identity = record_identity(doc)
     return {
-        metrics.OFFICIAL_ACCURACY: {"score": float(metrics.official_closed_correct(released, truth)),
-                                    "answer": released, **identity},
+        metrics.OFFICIAL_ACCURACY: {"score": float(metrics.official_closed_correct(official, truth)),
+                                    "answer": official, **identity},
         metrics.FINEBENCH_ACCURACY: {"score": float(only_target(named, truth)), "answer": answer,
                                      "named": sorted(named), "options": options, **identity},
     }
@@ -45,26 +46,26 @@ def score_open_batch(docs: Sequence[Doc], outputs: Sequence[str], encoder: TextE
     pairs = []
     for doc, output in zip(docs, outputs):
         truth = str(doc["ground_truth"])
-        released_text = metrics.official_open_text(official_answer(output), output)
+        official_text = metrics.official_open_text(official_answer(output), output)
         answer = finebench_answer(output)
-        parsed.append((released_text, answer))
-        pairs += [(released_text, truth), (str(doc["official_super_category"]), truth),
+        parsed.append((official_text, answer))
+        pairs += [(official_text, truth), (str(doc["official_super_category"]), truth),
                   (answer, truth), (str(doc["super_category"]), truth)]
     similarities = encoder.similarities(pairs)
     records = []
-    for index, (doc, (released_text, answer)) in enumerate(zip(docs, parsed)):
+    for index, (doc, (official_text, answer)) in enumerate(zip(docs, parsed)):
         truth, dataset = str(doc["ground_truth"]), str(doc["dataset"])
-        released_sim, released_floor, sim, floor = similarities[4 * index:4 * index + 4]
+        official_sim, official_floor, sim, floor = similarities[4 * index:4 * index + 4]
         identity = record_identity(doc)
         records.append({
             metrics.OFFICIAL_INCLUSION: {
-                "score": float(metrics.official_inclusion_correct(released_text, truth, dataset)),
-                "answer": released_text, **identity},
+                "score": float(metrics.official_inclusion_correct(official_text, truth, dataset)),
+                "answer": official_text, **identity},
             metrics.FINEBENCH_INCLUSION: {
                 "score": float(metrics.finebench_inclusion_correct(answer, truth, get_dataset(dataset).class_names)),
                 "answer": answer, **identity},
             metrics.OFFICIAL_SIMILARITY: {
-                "score": metrics.relative_similarity(released_sim, released_floor), "answer": released_text,
+                "score": metrics.relative_similarity(official_sim, official_floor), "answer": official_text,
                 "super_category": doc["official_super_category"], "encoder": encoder.name, **identity},
             metrics.FINEBENCH_SIMILARITY: {
                 "score": metrics.relative_similarity(sim, floor), "answer": answer,

@@ -11,10 +11,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
-from finebench.errors import FinebenchError
 from finebench.data.registry import DatasetInfo, get_dataset
+from finebench.errors import FinebenchError
 
 TEST = "test"
 
@@ -34,7 +34,6 @@ class ArchiveReader(ABC):
     # Folders, relative to the root, where people's extractions put the metadata.
     metadata_folders: tuple[str, ...] = (".",)
     train_splits: tuple[str, ...] = ("train",)  # the non-test splits the fixture writer makes
-    train_images_per_class: int | None = None  # set where the archive fixes it (Flowers-102)
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -81,17 +80,6 @@ class ArchiveReader(ABC):
     @abstractmethod
     def iter_images(self) -> Iterator[ArchiveImage]:
         """Every image the metadata lists, train and test."""
-
-    @staticmethod
-    @abstractmethod
-    def write_metadata(root: Path, images: Sequence[ArchiveImage]) -> None:
-        """Write the official metadata files for these images (used by the fixture generator)."""
-
-    @staticmethod
-    @abstractmethod
-    def train_image_path(class_label: str, number: int, test_paths: frozenset[str]) -> str:
-        """A file path for the number-th generated training image (0-based), in the archive's own naming,
-        never one of test_paths (the archive's test images)."""
 
 
 def read_text_rows(path: Path) -> list[list[str]]:

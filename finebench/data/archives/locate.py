@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from finebench.errors import FinebenchError
 from finebench.data.manifests import ManifestLine
 from finebench.data.registry import get_dataset
+from finebench.errors import FinebenchError
 
 SEARCH_DEPTH = 3
 PROBES = 8

@@ -1,0 +1,129 @@
+"""Commands of the data: prepare, fewshot, manifests, status, fixtures."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .arguments import add_datasets, add_fewshot, add_manifests, add_output, command, positive, size
+
+
+def add_prepare(commands) -> None:
+    prepare = command(
+        commands, "prepare", run_prepare, help="turn downloaded archives into the benchmark's parquet files",
+        description="Resolve every manifest line to an image under --data-root and write one parquet dataset per "
+                    "unit (dataset and split) with the images embedded, the lite subset, and the k-shot training "
+                    "sets. Resumable; re-running with nothing changed does nothing.",
+        epilog="Archives may sit under their official names (CUB_200_2011/, fgvc-aircraft-2013b/, …) or the "
+               "Fine-R1 ones (bird_200/, stanford-cars/, …), up to three folders deep.")
+    prepare.add_argument("--data-root", type=Path, required=True, help="folder holding the extracted archives")
+    add_manifests(prepare)
+    add_datasets(prepare)
+    prepare.add_argument("--allow-missing", action="store_true",
+                         help="prepare the lines whose image exists and decodes; record the others")
+    prepare.add_argument("--workers", type=positive, help="image-reading threads (default: 2 per core, at most 8)")
+    prepare.add_argument("--no-fewshot", action="store_true", help="skip the k-shot training sets")
+    add_fewshot(prepare)
+
+
+def run_prepare(args: argparse.Namespace) -> None:
+    from finebench.data.prepare import prepare, summary_table
+
+    print(summary_table(prepare(args.data_root, args.manifests, args.datasets, args.allow_missing, args.workers,
+                                replace=args.replace)))
+    if not args.no_fewshot:
+        run_fewshot(args)
+
+
+def add_fewshot_command(commands) -> None:
+    fewshot = command(commands, "fewshot", run_fewshot, help="write k-shot training sets of the seen classes",
+                      description="Draw k images per seen class from each archive's train split, one parquet per "
+                                  "seed, under $FINEBENCH_HOME/fewshot.")
+    fewshot.add_argument("--data-root", type=Path, required=True, help="folder holding the extracted archives")
+    add_manifests(fewshot)
+    add_datasets(fewshot)
+    add_fewshot(fewshot)
+
+
+def run_fewshot(args: argparse.Namespace) -> None:
+    from finebench.data.fewshot import prepare_fewshot
+
+    for path, status in prepare_fewshot(args.data_root, args.manifests, args.datasets, args.shots, args.seeds,
+                                        replace=args.replace):
+        print(f"{status:>10}  {path}")
+
+
+def add_manifests_command(commands) -> None:
+    add_manifests(command(commands, "manifests", run_manifests,
+                          help="download (if needed) and verify the official manifests"))
+
+
+def run_manifests(args: argparse.Namespace) -> None:
+    from finebench.data.manifests import load_manifests
+
+    manifests = load_manifests(args.manifests)
+    for manifest in manifests.values():
+        print(f"{manifest.name + '.jsonl':<22}{len(manifest.lines):>6} lines {len(manifest.classes):>4} classes  "
+              f"sha256 {manifest.sha256[:16]}… ok")
+    print(f"{sum(len(m.lines) for m in manifests.values())} lines in all: the official benchmark")
+
+
+def add_status(commands) -> None:
+    command(commands, "status", run_status, help="show what is prepared under $FINEBENCH_HOME, and from which archives")
+
+
+def run_status(args: argparse.Namespace) -> None:
+    from finebench.data.store import PreparedStore
+    from finebench.home import fewshot_dir, prepared_dir
+
+    store = PreparedStore(prepared_dir())
+    units = store.read_metadata()["units"]
+    if not units:
+        print(f"nothing prepared under {store.root}; run `finebench prepare --data-root DIR` (or `finebench demo`)")
+        return
+    print(f"prepared under {store.root}:")
+    for name, record in sorted(units.items()):
+        print(f"  {name:<16}{record['rows']:>6} of {record['manifest_lines']:>5} lines  "
+              f"lite {record['lite']['rows']:>3}  labels {record['label_check']:<7} from {record['archive_root']}")
+    sets = sorted(fewshot_dir().glob("*.parquet"))
+    print(f"few-shot sets under {fewshot_dir()}: {', '.join(path.stem for path in sets) or 'none'}")
+    print("`finebench doctor` checks them against the pinned manifests and their archives")
+
+
+def add_fixtures(commands) -> None:
+    from finebench.data.fixtures import LAYOUTS  # the one list of layouts (costs ~50 ms of numpy import at start-up)
+
+    fixtures = command(commands, "fixtures", run_fixtures,
+                       help="generate stand-in archives (tiny JPEGs, real metadata formats)",
+                       description="Write the six archives in their official layouts with generated JPEGs at the "
+                                   "manifests' file names: for tests, demos and benchmarks.")
+    add_output(fixtures, "folder to write the archives into")
+    fixtures.add_argument("old_output", nargs="?", type=Path, metavar="OUTPUT",
+                          help="the same folder, as the first argument (the old spelling, still accepted)")
+    add_manifests(fixtures)
+    add_datasets(fixtures)
+    fixtures.add_argument("--lines-per-split", type=positive, help="images per manifest (default: all)")
+    fixtures.add_argument("--train-per-class", type=positive, default=5, help="training images per class (default 5)")
+    fixtures.add_argument("--layout", choices=LAYOUTS, default="official",
+                          help="folder names: as the official downloads extract, or as the Fine-R1 manifests")
+    fixtures.add_argument("--size", type=size, default=(32, 24), help="JPEG size WxH (default 32x24)")
+
+
+def run_fixtures(args: argparse.Namespace) -> None:
+    from finebench.data.fixtures import default_workers, write_archives
+    from finebench.data.manifests import load_manifests
+    from finebench.data.registry import parse_dataset_list
+    from finebench.errors import FinebenchError
+
+    if args.old_output is not None:
+        print("finebench fixtures: the folder is now given with --output; the old spelling goes in a later release",
+              file=sys.stderr)
+    output = args.output or args.old_output
+    if output is None or (args.output and args.old_output and args.output != args.old_output):
+        raise FinebenchError("fixtures needs one folder to write into", "finebench fixtures --output DIR")
+    keys = parse_dataset_list(args.datasets)
+    roots = write_archives(output, load_manifests(args.manifests, keys), keys, args.lines_per_split,
+                           args.train_per_class, args.layout, args.size, workers=default_workers())
+    for dataset, root in roots.items():
+        print(f"{dataset:<10}{root}")

@@ -1,0 +1,73 @@
+"""Commands of the results: ingest (a run -> entries) and tables (entries -> the paper's tables)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Sequence
+
+from finebench.errors import FinebenchError
+from finebench.results.entries import FAMILIES, Source
+from finebench.results.tables import FORMATS, TABLES
+from finebench.scoring.protocols import Protocol
+
+from .arguments import add_output, command, renamed
+
+
+def add_ingest(commands) -> None:
+    ingest = command(
+        commands, "ingest", run_ingest, help="turn an lmms-eval run into result entries (one per protocol)",
+        description="Build result entries (finebench/results/entries.py, schema version 1) with 95%% bootstrap "
+                    "intervals and provenance from an lmms-eval output folder, write them and print them.")
+    ingest.add_argument("run", type=Path, help="the lmms-eval --output_path folder (run with --log_samples)")
+    add_output(ingest, "where to write (default: $FINEBENCH_HOME/results)", old="--output-dir")
+    ingest.add_argument("--name", help="display name of the model (default: its pretrained= argument)")
+    ingest.add_argument("--family", choices=FAMILIES, help="model family, for the leaderboard's filters")
+    ingest.add_argument("--source", choices=[Source.REPRODUCED, Source.SUBMITTED], type=Source,
+                        default=Source.REPRODUCED, help="the kind of entry (default: reproduced)")
+
+
+def print_written(paths: Sequence[Path]) -> None:
+    """Each entry a command wrote, as a table, with where it went."""
+    from finebench.results import entries
+
+    for path in paths:
+        print(f"{entries.format_table(entries.read(path))}\n  written to {path}\n")
+
+
+def run_ingest(args: argparse.Namespace) -> None:
+    from finebench.home import finebench_home
+    from finebench.results.ingest import ingest
+
+    print_written(ingest(args.run, args.output or finebench_home() / "results", args.name, args.family, args.source))
+
+
+def add_tables(commands) -> None:
+    tables = command(
+        commands, "tables", run_tables, help="rebuild the paper's Tables 1, 2, 6 and 7 from result entries",
+        description="Tables in the paper's layout (model groups; seen, unseen and average columns; best in bold, "
+                    "second underlined) from any set of result entries.",
+        epilog="Examples: finebench tables --entries reported --format latex; "
+               "finebench tables --entries reported ~/.cache/finebench/results --compare reported")
+    renamed(tables, "--entries", "--source", nargs="+", default=["reported"], metavar="PATH",
+            help="entry files or folders; 'reported' is the bundled transcription of the paper")
+    tables.add_argument("--table", nargs="+", type=int, choices=sorted(TABLES), default=sorted(TABLES))
+    tables.add_argument("--protocol", choices=list(Protocol), type=Protocol, default=Protocol.OFFICIAL)
+    tables.add_argument("--format", choices=FORMATS, default="markdown")
+    tables.add_argument("--compare", nargs="+", metavar="PATH",
+                        help="print each reproduced cell beside these entries' ('reported': the paper's)")
+
+
+def run_tables(args: argparse.Namespace) -> None:
+    from finebench.results import tables
+
+    loaded = tables.load_entries(args.entries)
+    if args.compare:
+        print(tables.compare(loaded, tables.load_entries(args.compare)), end="")
+        return
+    rendered = [tables.render(tables.TABLES[number], loaded, args.protocol, args.format) for number in args.table]
+    rendered = [text for text in rendered if text]
+    if not rendered:
+        raise FinebenchError(f"no {args.protocol} entries for tables {args.table} in {args.entries}",
+                             "ingest a run (finebench ingest) or use --entries reported")
+    print("\n".join(rendered), end="")

@@ -1,0 +1,84 @@
+"""The leaderboard's commands: leaderboard (serve the app), submit, worker."""
+
+from __future__ import annotations
+
+import argparse
+
+from finebench.cli.arguments import command
+from finebench.errors import FinebenchError
+from finebench.results.entries import FAMILIES
+from finebench.scoring.protocols import Protocol
+
+from .submission import BACKENDS, PRECISIONS
+
+
+def add_commands(commands) -> None:
+    board = command(
+        commands, "leaderboard", run_leaderboard, ("leaderboard",),
+        help="start the Gradio leaderboard (bundled results, no network)",
+        description="Serve the leaderboard: the paper's rows, every published entry, the submission form and the "
+                    "queue. Settings come from FINEBENCH_* variables (see leaderboard/settings.py).")
+    board.add_argument("--host", default="127.0.0.1")
+    board.add_argument("--port", type=int, default=7860)
+    board.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+
+    submit = command(
+        commands, "submit", run_submit, ("leaderboard",), help="submit a model to the evaluation queue",
+        description="Validate a submission (name, revision, safetensors weights, no custom code, size) and add it "
+                    "to the queue ($FINEBENCH_QUEUE).")
+    submit.add_argument("model", help="Hugging Face id (owner/name), an absolute path, or a reference responder")
+    submit.add_argument("--revision", default="main")
+    submit.add_argument("--precision", choices=PRECISIONS, default="bfloat16")
+    submit.add_argument("--family", choices=FAMILIES, default="general MLLM")
+    submit.add_argument("--backend", choices=list(BACKENDS), default="hf")
+    submit.add_argument("--protocol", choices=list(Protocol), type=Protocol, default=Protocol.FINEBENCH)
+    submit.add_argument("--contact", required=True, help="e-mail or Hugging Face user name")
+
+    worker = command(
+        commands, "worker", run_worker, ("leaderboard", "eval"),
+        help="evaluate queued submissions and publish their entries",
+        description="Check this machine (finebench doctor's quick checks), take the oldest PENDING request, evaluate "
+                    "it with lmms-eval, ingest and publish the entries, and mark the request FINISHED or FAILED.")
+    worker.add_argument("--once", action="store_true", help="process one request and stop")
+    worker.add_argument("--lite", action="store_true", help="evaluate on the lite subset (a test deployment)")
+    worker.add_argument("--poll", type=float, default=30, help="seconds between looks at an empty queue")
+    worker.add_argument("--model-args", default="", help="extra lmms-eval model arguments, e.g. device_map=auto")
+    worker.add_argument("--gen-kwargs", default="", help="lmms-eval --gen_kwargs for every request")
+    worker.add_argument("--encoder", help="text encoder for the open-world similarity")
+
+
+def run_leaderboard(args: argparse.Namespace) -> None:
+    from .app import build_app
+    from .settings import load_settings
+
+    build_app(load_settings()).launch(server_name=args.host, server_port=args.port, share=args.share)
+
+
+def run_submit(args: argparse.Namespace) -> None:
+    from .queue import DuplicateRequest, Queue
+    from .settings import load_settings
+    from .storage import open_storage
+    from .submission import validate_submission
+
+    settings = load_settings()
+    request = validate_submission(args.model, args.revision, args.precision, args.family, args.backend,
+                                  args.contact, args.protocol, settings)
+    queue = Queue(open_storage(settings.queue))
+    try:
+        queue.submit(request)
+    except DuplicateRequest as duplicate:
+        raise FinebenchError(str(duplicate), "wait for that request, or submit another revision") from None
+    print(f"request {request.id} is PENDING in {queue.storage.describe(request.path)}")
+
+
+def run_worker(args: argparse.Namespace) -> None:
+    from .queue import Queue
+    from .settings import load_settings
+    from .storage import open_storage
+    from .worker import run_worker as work
+
+    settings = load_settings()
+    results = open_storage(str(settings.results_dirs[0]))
+    count = work(Queue(open_storage(settings.queue)), results, settings, args.once, args.lite, args.poll,
+                 args.model_args, args.gen_kwargs, args.encoder)
+    print(f"processed {count} request(s)")
