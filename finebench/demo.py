@@ -24,7 +24,7 @@ from finebench.data.prepare import prepare, summary_table
 from finebench.errors import FinebenchError
 from finebench.harness.doctor import preflight_evaluation
 from finebench.harness.evalrun import PathLinks, run_lmms_eval
-from finebench.harness.tasknames import BASELINE_TASKS, both_protocols
+from finebench.harness.tasknames import DEFAULT_GLOB, both_protocols
 from finebench.harness.tinymodel import MAX_PIXELS, MIN_PIXELS, build_tiny_qwen2_5_vl
 from finebench.home import HOME_VARIABLE, finebench_home
 from finebench.results import entries
@@ -51,8 +51,8 @@ The demo's data, runs and entries are in {{home}}; to look at them:
   finebench tables --protocol finebench --entries {{home}}/results
 
 A real model, on a GPU machine with the archives prepared:
-  finebench eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
-      --tasks {BASELINE_TASKS} --batch_size 1 --log_samples --output_path runs/qwen7b
+  lmms-eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
+      --tasks '{DEFAULT_GLOB}' --batch_size 1 --log_samples --output_path runs/qwen7b
   finebench ingest runs/qwen7b"""
 
 

@@ -55,7 +55,7 @@ def test_clip_baseline_end_to_end_with_a_random_open_clip_model(prepared_home, t
     def run(output):
         command = [sys.executable, "-m", "finebench", "eval", "--model", "finebench_clip", "--model_args",
                    f"name={config}:random,templates=imagenet80", "--batch_size", "16",
-                   "--tasks", "finegrained_lite_pet_seen_closed,finegrained_lite_pet_unseen_open",
+                   "--tasks", "finegrained-lite_pet_seen_closed,finegrained-lite_pet_unseen_open",
                    "--log_samples", "--output_path", str(output)]
         result = subprocess.run(command, capture_output=True, text=True, env=environment)
         assert result.returncode == 0, result.stderr[-2000:]
@@ -68,19 +68,19 @@ def test_clip_baseline_end_to_end_with_a_random_open_clip_model(prepared_home, t
     second = run(tmp_path / "second")
     assert cache[0].stat().st_mtime_ns == stamp  # the class embeddings came from the disk cache
     for run_ in (first, second):
-        samples = run_.samples["finegrained_lite_pet_seen_closed"]
+        samples = run_.samples["finegrained-lite_pet_seen_closed"]
         assert len(samples) == 50
         answer = samples[0]["finebench_accuracy"]
         assert answer["named"] == [answer["answer"]] and answer["answer"] in answer["options"]
         # each line is scored right exactly when the chosen option is the ground truth
         scored = [s["finebench_accuracy"] for s in samples]
         assert all(line["score"] == float(line["answer"] == line["ground_truth"]) for line in scored)
-        open_answer = run_.samples["finegrained_lite_pet_unseen_open"][0]["finebench_inclusion"]["answer"]
+        open_answer = run_.samples["finegrained-lite_pet_unseen_open"][0]["finebench_inclusion"]["answer"]
         from finebench.data.registry import get_dataset
 
         assert open_answer in get_dataset("pet").class_names  # the open world: argmax over all 37 breeds
-    assert [s["filtered_resps"] for s in first.samples["finegrained_lite_pet_seen_closed"]] == \
-        [s["filtered_resps"] for s in second.samples["finegrained_lite_pet_seen_closed"]]
+    assert [s["filtered_resps"] for s in first.samples["finegrained-lite_pet_seen_closed"]] == \
+        [s["filtered_resps"] for s in second.samples["finegrained-lite_pet_seen_closed"]]
 
 
 def _init_parameters(class_path: str) -> tuple[set[str], bool]:

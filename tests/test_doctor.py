@@ -94,7 +94,7 @@ def test_the_lock_check_names_what_differs(tmp_path):
 
 def test_eval_stops_before_any_generation_when_the_data_is_not_prepared(tmp_path):
     started = time.monotonic()
-    result = run_finebench("eval", "--model", "ground_truth", "--tasks", "finegrained_lite_bird_seen_closed",
+    result = run_finebench("eval", "--model", "ground_truth", "--tasks", "finegrained-lite_bird_seen_closed",
                            "--log_samples", "--output_path", str(tmp_path / "run"),
                            env={"FINEBENCH_HOME": str(tmp_path / "empty-home")})
     assert result.returncode == 2
@@ -112,13 +112,13 @@ def test_the_preflight_probes_lmms_eval_once_per_installed_environment(prepared_
     real_probe = doctor.run_probe
     monkeypatch.setattr(doctor, "run_probe", lambda *args: probes.append(args) or real_probe(*args))
     for _ in range(2):
-        checks = doctor.preflight({"bird_seen", "pet_unseen"}, tmp_path / "run", home)
+        checks = doctor.preflight("finegrained_bird_seen_*,finegrained_pet_unseen_open", tmp_path / "run", home)
         assert not [check for check in checks if check.blocks] and len(probes) == 1
     monkeypatch.setattr(doctor, "environment_key", lambda: "something-was-upgraded")
-    doctor.preflight({"bird_seen"}, None, home)
+    doctor.preflight("finegrained_bird_seen_closed", None, home)
     assert len(probes) == 2  # a changed environment is probed again
     with pytest.raises(FinebenchError, match="not prepared"):
-        doctor.require_preflight("eval", {"bird_seen"}, None, tmp_path / "empty")
+        doctor.require_preflight("eval", "finegrained_bird_seen_closed", None, tmp_path / "empty")
 
 
 def test_a_failing_evaluator_is_a_blocker_that_is_never_remembered(tmp_path, monkeypatch):

@@ -108,7 +108,7 @@ def test_the_tiny_qwen_ran_through_the_qwen2_5_vl_backend(demo):
     assert all(cell["n"] == 50 for metric in entries.METRICS for cell in cells(entry, metric))
     assert entry["provenance"]["cli_generation_override"] == {"max_new_tokens": 24}
     run = home / "demo" / "runs" / "tiny_qwen2_5_vl"
-    samples = next(run.rglob("*_samples_finegrained_lite_bird_seen_open.jsonl"))
+    samples = next(run.rglob("*_samples_finegrained-lite_bird_seen_open.jsonl"))
     record = json.loads(samples.read_text().splitlines()[0])
     assert {"official_inclusion", "finebench_inclusion", "official_similarity", "finebench_similarity"} <= set(record)
     assert record["finebench_similarity"]["dataset"] == "bird" and "answer" in record["finebench_similarity"]

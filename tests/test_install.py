@@ -90,12 +90,12 @@ def test_a_fresh_install_passes_doctor_then_evaluates_through_the_lmms_eval_scri
     assert "✓ versions" in table and "✓ lmms-eval" in table and "✓ tasks" in table and "'minilm' loads" in table
     assert "✓ prepared bird_seen" in table and str(prepared_home / "archives") in table  # where it came from
     output = tmp_path / "run"
-    subprocess.run([BIN / "lmms-eval", "--model", "ground_truth", "--tasks", "finegrained_lite_bird_seen_closed",
+    subprocess.run([BIN / "lmms-eval", "--model", "ground_truth", "--tasks", "finegrained-lite_bird_seen_closed",
                     "--include_path", str(REPO / "tasks"), "--log_samples", "--output_path", str(output),
                     "--verbosity", "DEBUG"], check=True, capture_output=True, env=environment, timeout=600)
     results = json.loads(next(output.rglob("*_results.json")).read_text())
-    assert results["n-samples"]["finegrained_lite_bird_seen_closed"]["effective"] == 50
-    assert results["results"]["finegrained_lite_bird_seen_closed"]["finebench_accuracy,none"] == 100.0
+    assert results["n-samples"]["finegrained-lite_bird_seen_closed"]["effective"] == 50
+    assert results["results"]["finegrained-lite_bird_seen_closed"]["finebench_accuracy,none"] == 100.0
 
 
 # ------------------------------------------------------------------ an install without the extras
@@ -157,7 +157,7 @@ def test_the_core_environment_lacks_every_extra(core_python):
 @pytest.mark.parametrize("command, extra", [
     (["leaderboard"], "leaderboard"),
     (["submit", "org/model", "--contact", "me@example.org"], "leaderboard"),
-    (["eval", "--model", "ground_truth", "--tasks", "finegrained_lite"], "eval"),
+    (["eval", "--model", "ground_truth", "--tasks", "finegrained-lite"], "eval"),
     (["demo"], "eval"),
     (["worker", "--once"], "leaderboard' and 'eval"),
     (["rescore", "run", "--output", "out"], "eval"),

@@ -16,7 +16,8 @@ LAYERS = [  # (layer, dotted prefixes), lowest first
     ("harness", ("finebench.harness", "finebench.tasks")),
     ("results", ("finebench.results",)),
     ("applications", ("finebench.baselines", "finebench.trainers", "finebench.leaderboard")),
-    ("command line", ("finebench.cli", "finebench.demo", "finebench.__main__", "finebench.baselines.cli",
+    ("command line", ("finebench.cli", "finebench.demo", "finebench.gpucheck", "finebench.__main__",
+                      "finebench.baselines.cli",
                       "finebench.trainers.cli", "finebench.leaderboard.cli")),
 ]
 

@@ -60,11 +60,11 @@ def test_openai_compatible_server_end_to_end(server, small_archives, manifest_di
     output = tmp_path / "run"
     command = [sys.executable, "-m", "lmms_eval", "--model", "openai", "--model_args",
                f"model_version=Qwen/Qwen2.5-VL-7B-Instruct,base_url={server},api_key=EMPTY",
-               "--tasks", "finegrained_official_pet_seen_closed", "--include_path", str(tasks_dir()),
+               "--tasks", "finegrained-official_pet_seen_closed", "--include_path", str(tasks_dir()),
                "--log_samples", "--output_path", str(output), "--verbosity", "DEBUG"]
     result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "OPENAI_API_KEY": "EMPTY"})
     run = read_run(output)
-    assert run.results["results"]["finegrained_official_pet_seen_closed"]["official_accuracy,none"] == 100.0, \
+    assert run.results["results"]["finegrained-official_pet_seen_closed"]["official_accuracy,none"] == 100.0, \
         result.stderr[-3000:]
     seen = ChatCompletions.requests_seen
     assert len(seen) == 12 and all(request["images"] == 1 for request in seen)

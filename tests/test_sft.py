@@ -36,7 +36,7 @@ def test_two_sft_steps_then_evaluate_the_checkpoint(prepared_home, tmp_path):
     output = tmp_path / "run"
     result = subprocess.run([sys.executable, "-m", "finebench", "eval", "--model", "qwen2_5_vl", "--model_args",
                              f"pretrained={final},device=cpu,device_map=cpu,min_pixels=3136,max_pixels=12544",
-                             "--tasks", "finegrained_lite_bird_seen_closed", "--gen_kwargs", "max_new_tokens=8",
+                             "--tasks", "finegrained-lite_bird_seen_closed", "--gen_kwargs", "max_new_tokens=8",
                              "--log_samples", "--output_path", str(output)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert len(read_run(output).samples["finegrained_lite_bird_seen_closed"]) == 50
+    assert len(read_run(output).samples["finegrained-lite_bird_seen_closed"]) == 50

@@ -23,9 +23,33 @@ def test_the_task_and_group_names():
     assert len(tasks) == 120 and not tasks & groups
     assert {f"finegrained_{d}_{s}_{w}" for d in DATASET_KEYS for s in ("seen", "unseen")
             for w in ("closed", "open")} <= tasks
-    assert {"finegrained", "finegrained_closed", "finegrained_open", "finegrained_official", "finegrained_lite",
-            "finegrained_closed_seen", "finegrained_official_lite", "finegrained_cot", "finegrained_icl",
-            *(f"finegrained_{d}" for d in DATASET_KEYS)} <= groups
+    assert {"finegrained", "finegrained-closed", "finegrained-open", "finegrained-official", "finegrained-lite",
+            "finegrained-closed-seen", "finegrained-official-lite", "finegrained-cot", "finegrained-icl",
+            *(f"finegrained-{d}" for d in DATASET_KEYS)} <= groups
+    assert not any("_" in group for group in groups)  # so no suite's glob can catch a group
+
+
+def test_a_suite_glob_matches_its_tasks_and_nothing_else():
+    """lmms-eval's --tasks patterns are fnmatch over every task and group name: '<suite>_*' must be
+    that suite's leaf tasks, each once, and 'finegrained_*' the default benchmark (71,132 line x world)."""
+    import fnmatch
+
+    from finebench.data.manifests import TOTAL_LINES
+    from finebench.harness import tasknames
+
+    names = tasknames.all_names()
+    assert len(names) == len(set(names))
+    default = fnmatch.filter(names, tasknames.DEFAULT_GLOB)
+    assert sorted(default) == sorted(tasknames.task_name(variant, d, s) for variant in ("closed", "open")
+                                     for d in DATASET_KEYS for s in ("seen", "unseen"))
+    assert 2 * TOTAL_LINES == 71_132  # each of the 24 tasks is one manifest's lines in one world
+    for lite in (False, True):
+        for suite, variants in tasknames.suites(lite).items():
+            matched = fnmatch.filter(names, f"{suite}_*")
+            expected = [name for name, variant, *_ in tasknames.leaf_tasks(lite) if variant in variants]
+            assert sorted(matched) == sorted(expected), suite
+            assert len(matched) == 12 * len(variants)
+    assert len(fnmatch.filter(names, "finegrained-lite_*")) == 24  # 1,200 lines x worlds: 600 closed, 600 open
 
 
 def test_metric_names_are_not_substrings_of_one_another():
@@ -33,13 +57,23 @@ def test_metric_names_are_not_substrings_of_one_another():
         assert first not in second
 
 
-def test_lmms_eval_indexes_every_task_and_group():
+def test_lmms_eval_indexes_every_task_and_group_and_its_globs_match_as_ours():
     from lmms_eval.tasks import TaskManager
 
+    from finebench.harness import tasknames
+
     manager = TaskManager("WARNING", include_path=str(taskgen.tasks_dir()))
-    names = set(manager.all_tasks)
     expected = {name.removeprefix("_group_")[:-5] for name in taskgen.generate() if name.endswith(".yaml")}
-    assert expected <= names
+    assert expected <= set(manager.all_tasks) and expected == set(tasknames.all_names())
+    assert len(manager.match_tasks(["finegrained_*"])) == 24  # lmms-eval's own matcher, on its whole index
+
+
+def test_old_names_are_mapped_to_the_new():
+    from finebench.harness import tasknames
+
+    renamed, notes = tasknames.rename_legacy("finegrained_lite,finegrained_official_bird_seen_closed,mmmu_val")
+    assert renamed == "finegrained-lite,finegrained-official_bird_seen_closed,mmmu_val" and len(notes) == 2
+    assert set(tasknames.legacy_names().values()) <= set(tasknames.all_names())
 
 
 def test_missing_prepared_data_names_the_prepare_command(tmp_path):
@@ -70,15 +104,18 @@ def test_every_task_name_parses_back_to_its_key():
     files = taskgen.generate()
     tasks = [name[:-5] for name in files if name.startswith("finegrained")]
     assert all(parse_task(name) is not None for name in tasks)
-    assert parse_task("finegrained_icl_lite_bird_unseen_closed") == TaskKey(
-        "finegrained_icl_lite_bird_unseen_closed", Protocol.FINEBENCH, True, "bird", "unseen", "closed", "in-context")
-    assert parse_task("finegrained_official_car_seen_closed") == TaskKey(
-        "finegrained_official_car_seen_closed", Protocol.OFFICIAL, False, "car", "seen", "closed", "zero-shot")
+    assert parse_task("finegrained-icl-lite_bird_unseen_closed") == TaskKey(
+        "finegrained-icl-lite_bird_unseen_closed", Protocol.FINEBENCH, True, "bird", "unseen", "closed", "in-context")
+    assert parse_task("finegrained-official_car_seen_closed") == TaskKey(
+        "finegrained-official_car_seen_closed", Protocol.OFFICIAL, False, "car", "seen", "closed", "zero-shot")
     assert parse_task("finegrained_bird_seen_open").order is None  # the open world shows no options
-    assert parse_task("finegrained_cot_pet_seen_closed").strategy == "zero-shot CoT"
-    assert parse_task("finegrained_lite_dog_seen_open").world == "open"
+    assert parse_task("finegrained-cot_pet_seen_closed").strategy == "zero-shot CoT"
+    assert parse_task("finegrained-lite_dog_seen_open").world == "open"
     groups = [name[len("_group_"):-5] for name in files if name.startswith("_group_")]
-    assert not any(map(parse_task, [*groups, "mmmu_val", "finegrained_official_bird_seen_open"]))
+    assert not any(map(parse_task, [*groups, "mmmu_val", "finegrained-official_bird_seen_open"]))
+    # runs made with finebench 0.1's names are still read
+    assert parse_task("finegrained_official_lite_car_seen_closed").order == Protocol.OFFICIAL
+    assert parse_task("finegrained_lite_dog_seen_open").lite
 
 
 def test_responders_find_the_options_in_every_closed_prompt():

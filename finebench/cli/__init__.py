@@ -4,7 +4,8 @@
     data           prepare, fewshot, manifests, status, fixtures
     evaluation     eval, tasks-dir, rescore, doctor
     results        ingest, tables
-    demo, bench    the offline demo; the benchmarks
+    demo           the offline demo and the GPU check: the whole pipeline at once
+    bench          the benchmarks
 and, from their own packages: leaderboard/cli.py (leaderboard, submit, worker),
 baselines/cli.py (baselines), trainers/cli.py (train).
 """
@@ -48,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"finebench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (data.add_prepare, data.add_fewshot_command, data.add_manifests_command, data.add_status,
-                evaluation.add_doctor, data.add_fixtures, demo.add_demo, evaluation.add_eval, evaluation.add_tasks_dir,
+                evaluation.add_doctor, data.add_fixtures, demo.add_demo, demo.add_gpu_check, evaluation.add_eval,
+                evaluation.add_tasks_dir,
                 evaluation.add_rescore, results.add_ingest, results.add_tables, leaderboard.add_commands,
                 baselines.add_commands, trainers.add_commands, bench.add_bench):
         add(commands)

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from finebench.errors import FinebenchError
-from finebench.harness.tasknames import BENCHMARK, benchmark_group
+from finebench.harness.tasknames import BENCHMARK, DEFAULT_GLOB, benchmark_group, rename_legacy
 
-from .arguments import add_output, command
+from .arguments import add_output, command, positive
 
-EVAL_HELP = f"""usage: finebench eval [--encoder NAME] [--no-preflight] <lmms-eval arguments>
+EVAL_HELP = f"""usage: finebench eval [--encoder NAME] [--processes N] [--no-preflight] <lmms-eval arguments>
 
 Runs lmms-eval with finebench's task folder included (no --include_path needed) and, with
 --encoder, the text encoder of the open-world similarity (default: the official
-google/siglip-base-patch16-256; 'minilm' works offline). Before the first generation it
-runs finebench doctor's quick checks (lmms-eval's evaluator, the prepared data of the
-selected tasks, writable folders); --no-preflight skips them. Examples:
+google/siglip-base-patch16-256; 'minilm' works offline). --processes N runs N data-parallel
+processes through `accelerate launch` (one per GPU; on a machine without one, N CPU
+processes). Before the first generation it runs finebench doctor's quick checks (lmms-eval's
+evaluator, the task names, the prepared data of the selected tasks, writable folders);
+--no-preflight skips them. Task names of finebench 0.1 are translated, with a note. Examples:
   finebench eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
-      --tasks {benchmark_group()} --log_samples --output_path runs/qwen7b
+      --tasks '{DEFAULT_GLOB}' --log_samples --output_path runs/qwen7b
+  finebench eval --processes 8 --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
+      --tasks '{DEFAULT_GLOB}' --log_samples --output_path runs/qwen7b
   finebench eval --model ground_truth --tasks {benchmark_group(lite=True)} --log_samples --output_path runs/check
 See `lmms-eval --help` for its own arguments.
 """
@@ -28,7 +33,16 @@ def add_eval(commands) -> None:
     # Listed for --help only: main() hands everything after `eval` to run_eval unparsed.
     command(commands, "eval", None, ("eval",), add_help=False,
             help=f"run lmms-eval with the {BENCHMARK}_* tasks included",
-            description="finebench eval [--encoder NAME] [--no-preflight] <lmms-eval arguments>")
+            description="finebench eval [--encoder NAME] [--processes N] [--no-preflight] <lmms-eval arguments>")
+
+
+def _own_options() -> argparse.ArgumentParser:
+    """finebench eval's own options; everything else on its command line is lmms-eval's."""
+    parser = argparse.ArgumentParser(prog="finebench eval", add_help=False, allow_abbrev=False)
+    parser.add_argument("--encoder")
+    parser.add_argument("--processes", type=positive, default=1)
+    parser.add_argument("--no-preflight", dest="preflight", action="store_false")
+    return parser
 
 
 def run_eval(arguments: list[str]) -> int:
@@ -40,20 +54,30 @@ def run_eval(arguments: list[str]) -> int:
     if not arguments or arguments[0] in ("-h", "--help"):
         print(EVAL_HELP)
         return 0
-    encoder, preflight = None, True
-    while arguments and (arguments[0] in ("--encoder", "--no-preflight") or arguments[0].startswith("--encoder=")):
-        if arguments[0] == "--no-preflight":
-            preflight, arguments = False, arguments[1:]
-        elif arguments[0] == "--encoder" and len(arguments) > 1:
-            encoder, arguments = arguments[1], arguments[2:]
-        elif arguments[0].startswith("--encoder="):
-            encoder, arguments = arguments[0].split("=", 1)[1], arguments[1:]
-        else:
-            raise FinebenchError("--encoder needs a name", "e.g. finebench eval --encoder minilm …")
+    try:
+        own, arguments = _own_options().parse_known_args(arguments)
+    except SystemExit:
+        raise FinebenchError("finebench eval's own options are --encoder NAME, --processes N and --no-preflight",
+                             "see finebench eval --help") from None
     extras.require(("eval",))
-    if preflight:
+    arguments = renamed_tasks(arguments)
+    if own.preflight:
         preflight_evaluation("eval", arguments)
-    return run_lmms_eval(arguments, encoder)
+    return run_lmms_eval(arguments, own.encoder, processes=own.processes)
+
+
+def renamed_tasks(arguments: list[str]) -> list[str]:
+    """lmms-eval arguments with finebench 0.1's task names in --tasks replaced by today's, saying so."""
+    from finebench.harness.evalrun import option_value, with_option
+
+    tasks = option_value(arguments, "--tasks")
+    if tasks is None:
+        return arguments
+    renamed, notes = rename_legacy(tasks)
+    for note in notes:
+        print(f"finebench eval: {note} (finebench 0.2 renamed it; plain lmms-eval knows only the new name)",
+              file=sys.stderr)
+    return with_option(arguments, "--tasks", renamed) if notes else arguments
 
 
 def add_tasks_dir(commands) -> None:

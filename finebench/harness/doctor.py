@@ -10,6 +10,7 @@ doctor; the quick subset (`preflight`) is what the evaluation commands run first
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -30,6 +31,8 @@ from finebench.data.manifests import SPECS
 from finebench.data.store import METADATA_FILE, PreparedStore, prepare_command
 from finebench.errors import FinebenchError
 from finebench.home import HOME_VARIABLE, fewshot_dir, finebench_home, prepared_dir
+
+from .tasknames import DEFAULT_GLOB, selected_units
 
 OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
 MARKS = {OK: "✓", FAIL: "✗", WARN: "!", INFO: "·"}
@@ -127,12 +130,17 @@ def _probe_lmms_eval(index_tasks: bool) -> dict:
     if index_tasks and report["evaluator"]["ok"]:
         from lmms_eval.tasks import TaskManager
 
-        from .taskgen import generate, tasks_dir
+        from .taskgen import tasks_dir
+        from .tasknames import all_names
 
-        expected = {name.removeprefix("_group_")[:-5] for name in generate() if name.endswith(".yaml")}
-        indexed = set(TaskManager("ERROR", include_path=str(tasks_dir())).all_tasks)
+        expected = set(all_names())
+        indexed = set(TaskManager("ERROR").all_tasks)  # as plain `lmms-eval --tasks …` sees them (the shim)
+        plain = expected <= indexed
+        if not plain:
+            indexed = set(TaskManager("ERROR", include_path=str(tasks_dir())).all_tasks)
         report["tasks"] = {"expected": len(expected), "missing": sorted(expected - indexed)[:5],
-                           "missing_count": len(expected - indexed), "folder": str(tasks_dir())}
+                           "missing_count": len(expected - indexed), "folder": str(tasks_dir()),
+                           "plain_lmms_eval": plain, "names": sorted(indexed)}
     try:
         import torch
 
@@ -168,23 +176,26 @@ def run_probe(kind: str, argument: str, timeout: float, environment: dict | None
 
 
 def environment_key() -> str:
-    """What the evaluator probe's answer depends on: this Python and every installed distribution's version."""
+    """What the evaluator probe's answer depends on: this Python, every installed distribution's version,
+    and finebench's own task names (an editable install changes them without a version)."""
     from importlib import metadata
+
+    from .tasknames import all_names
 
     installed = sorted(f"{distribution.metadata['Name']}=={distribution.version}"
                        for distribution in metadata.distributions())
-    return hashlib.sha256("\n".join([sys.executable, *installed]).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join([sys.executable, *installed, *all_names()]).encode()).hexdigest()[:16]
 
 
 def evaluator_report(home: Path | None = None) -> dict:
-    """The evaluator probe (no task index), remembered per environment under the home's cache:
-    importing lmms-eval costs seconds and gives the same answer until something installed changes."""
+    """The evaluator probe with lmms-eval's task index, remembered per environment under the home's
+    cache: importing lmms-eval costs seconds and gives the same answer until something installed changes."""
     from finebench import atomic
 
     cached = (home or finebench_home()) / "cache" / f"lmms-eval-probe-{environment_key()}.json"
     if cached.is_file():
         return json.loads(cached.read_text("utf-8"))
-    report = run_probe("lmms-eval", "-", PROBE_TIMEOUT)
+    report = run_probe("lmms-eval", "tasks", PROBE_TIMEOUT)
     if report.get("evaluator", {}).get("ok"):
         try:
             atomic.write_json(cached, report)
@@ -211,9 +222,14 @@ def lmms_eval_checks(report: dict, tasks_checked: bool) -> list[Check]:
                                                f"and groups not indexed by lmms-eval, e.g. {tasks['missing']}",
                                 "reinstall finebench (its task YAMLs are package data): "
                                 + extras.install_command(("eval",))))
+        elif tasks["plain_lmms_eval"]:
+            checks.append(Check("tasks", OK, f"all {tasks['expected']} finebench tasks and groups found by plain "
+                                             "lmms-eval (through finebench's task shim)"))
         else:
-            checks.append(Check("tasks", OK, f"all {tasks['expected']} finebench tasks and groups indexed by "
-                                             f"lmms-eval (finebench eval adds --include_path {tasks['folder']})"))
+            checks.append(Check("tasks", WARN, f"all {tasks['expected']} finebench tasks and groups indexed with "
+                                               f"--include_path {tasks['folder']}, not by plain lmms-eval",
+                                "use finebench eval, or pass lmms-eval that --include_path (the shim is off or this "
+                                "lmms-eval version is untested)"))
     return checks
 
 
@@ -432,21 +448,40 @@ def diagnose(encoder: str | None = None, timeout: float = PROBE_TIMEOUT,
     return checks
 
 
-def preflight(units: Iterable[str] | None, output: Path | None = None, home: Path | None = None) -> list[Check]:
+def check_task_selection(selection: str, known: Sequence[str]) -> Check | None:
+    """A --tasks value whose names (or patterns) match nothing lmms-eval knows, with the nearest names."""
+    import difflib
+
+    special = ("list", "list_groups", "list_tags", "list_subtasks")  # lmms-eval's listings; paths are YAMLs
+    unknown = [item.strip() for item in selection.split(",") if item.strip() and item.strip() not in special
+               and not os.path.exists(item.strip()) and not fnmatch.filter(known, item.strip())]
+    if not unknown:
+        return None
+    hints = "; ".join(f"{item!r}: nearest {', '.join(difflib.get_close_matches(item, known, 3, 0.5)) or 'none'}"
+                      for item in unknown)
+    return Check("tasks", FAIL, f"no task or group is called {', '.join(map(repr, unknown))} ({hints})",
+                 f"correct the name; `finebench eval --tasks list` lists them all, and '{DEFAULT_GLOB}' is the "
+                 "whole benchmark")
+
+
+def preflight(selection: str | None, output: Path | None = None, home: Path | None = None) -> list[Check]:
     """The quick checks an evaluation runs before its first generation (seconds, no encoder, no GPU)."""
     checks = [check_lock(), check_writable_folder(HOME_VARIABLE, home or finebench_home())]
     if output is not None:
         checks.append(check_writable_folder("output folder", output, "--output_path"))
-    checks += lmms_eval_checks(evaluator_report(home), tasks_checked=False)
-    if units:
-        checks += [check for check in check_prepared(units, home) if check.status != OK]
-    return checks
+    report = evaluator_report(home)
+    checks += lmms_eval_checks(report, tasks_checked=False)
+    if selection and "tasks" in report:
+        checks.append(check_task_selection(selection, report["tasks"]["names"]))
+    if selection:
+        checks += [check for check in check_prepared(selected_units(selection), home) if check.status != OK]
+    return [check for check in checks if check is not None]
 
 
-def require_preflight(what: str, units: Iterable[str] | None, output: Path | None = None,
+def require_preflight(what: str, selection: str | None, output: Path | None = None,
                       home: Path | None = None) -> None:
     """Run the preflight; print its warnings; raise with every blocker and its fix."""
-    checks = preflight(units, output, home)
+    checks = preflight(selection, output, home)
     for check in checks:
         if check.status == WARN:
             print(f"finebench {what}: warning: {check.name}: {check.found}", file=sys.stderr)
@@ -461,11 +496,10 @@ def require_preflight(what: str, units: Iterable[str] | None, output: Path | Non
 def preflight_evaluation(what: str, arguments: Sequence[str], home: Path | None = None) -> None:
     """The quick checks for the run these lmms-eval arguments describe (raises on a blocker)."""
     from .evalrun import option_value
-    from .tasknames import selected_units
 
     started = time.perf_counter()
     tasks, output = option_value(arguments, "--tasks"), option_value(arguments, "--output_path")
-    require_preflight(what, selected_units(tasks) if tasks else None, Path(output) if output else None, home)
+    require_preflight(what, tasks, Path(output) if output else None, home)
     print(f"finebench {what}: preflight passed in {time.perf_counter() - started:.1f} s "
           "(lmms-eval's evaluator, the prepared data of the selected tasks, writable folders)", file=sys.stderr)
 

@@ -56,7 +56,17 @@ class PathLinks:
             shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def lmms_eval_command(arguments: Sequence[str], links: PathLinks) -> list[str]:
+def launcher(processes: int) -> list[str]:
+    """How lmms-eval is started: one Python process, or torchrun's data-parallel processes on this
+    machine (one per GPU, where each model's Accelerator takes the GPU of its LOCAL_RANK; without a
+    GPU, CPU processes over gloo, which `accelerate launch --cpu` cannot start: it runs one)."""
+    if processes == 1:
+        return [sys.executable, "-m", "lmms_eval"]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
+            "-m", "lmms_eval"]
+
+
+def lmms_eval_command(arguments: Sequence[str], links: PathLinks, processes: int = 1) -> list[str]:
     arguments = list(arguments)
     if "--include_path" not in arguments:
         arguments += ["--include_path", str(tasks_dir())]
@@ -66,7 +76,7 @@ def lmms_eval_command(arguments: Sequence[str], links: PathLinks) -> list[str]:
         elif argument.startswith(tuple(f"{option}=" for option in PATH_OPTIONS)):
             option, value = argument.split("=", 1)
             arguments[index] = f"{option}={links.carry(value)}"
-    return [sys.executable, "-m", "lmms_eval", *arguments]
+    return [*launcher(processes), *arguments]
 
 
 def option_value(arguments: Sequence[str], name: str) -> str | None:
@@ -79,10 +89,22 @@ def option_value(arguments: Sequence[str], name: str) -> str | None:
     return None
 
 
+def with_option(arguments: Sequence[str], name: str, value: str) -> list[str]:
+    """The arguments with the option's value replaced, in whichever spelling it was given."""
+    changed = list(arguments)
+    for index, argument in enumerate(changed):
+        if argument == name and index + 1 < len(changed):
+            changed[index + 1] = value
+        elif argument.startswith(name + "="):
+            changed[index] = f"{name}={value}"
+    return changed
+
+
 def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Path | None = None,
-                  log: Path | None = None, variables: Mapping[str, str] | None = None) -> int:
+                  log: Path | None = None, variables: Mapping[str, str] | None = None, processes: int = 1) -> int:
     """Run lmms-eval; ``home`` is the FINEBENCH_HOME its task hooks read the prepared data from,
-    ``log`` a file for its output (default: this terminal), ``variables`` more of its environment."""
+    ``log`` a file for its output (default: this terminal), ``variables`` more of its environment,
+    ``processes`` data-parallel processes."""
     environment = {**os.environ, **(variables or {})}
     if encoder:
         environment[ENCODER_VARIABLE] = encoder
@@ -90,7 +112,7 @@ def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Pa
         environment[HOME_VARIABLE] = str(home)
     started = time.time()
     with PathLinks() as links:
-        command = lmms_eval_command(arguments, links)
+        command = lmms_eval_command(arguments, links, processes)
         if log is None:
             code = subprocess.call(command, env=environment)
         else:

@@ -10,14 +10,22 @@ They are the leaderboard's sanity rows and the harness's own end-to-end test mod
 In the open world the prompt lists no options, so the candidates are all classes of the
 dataset: the first class, a random class, every class, or the ground truth.
 Registered through the ``lmms_eval.models`` entry point: ``--model first_option``.
+
+Two variables make them instruments for testing the harness: FINEBENCH_RESPONDER_LOG=FILE
+appends one JSON line per request answered (task, doc_id, rank), so the requests lmms-eval
+sends can be counted, and FINEBENCH_RESPONDER_DELAY=SECONDS waits that long per request, as
+a real model would.
 """
 
 from __future__ import annotations
 
 import abc
 import ast
+import json
+import os
 import random
 import re
+import time
 from typing import Sequence
 
 from lmms_eval.api.instance import Instance
@@ -37,6 +45,8 @@ def _options_pattern(template: str) -> re.Pattern:
 
 
 _OPTIONS_IN_PROMPT = _options_pattern(CLOSED_TEMPLATE)
+LOG_VARIABLE = "FINEBENCH_RESPONDER_LOG"
+DELAY_VARIABLE = "FINEBENCH_RESPONDER_DELAY"
 
 
 def options_in_prompt(prompt: str) -> list[str] | None:
@@ -66,8 +76,26 @@ class ReferenceResponder(lmms):
         candidates = options_in_prompt(context) or list(get_dataset(str(doc["dataset"])).class_names)
         return formatted(self.choose(candidates, str(doc["ground_truth"]), f"{self.seed}:{task}:{doc_id}"))
 
+    @property
+    def device(self):
+        """Where lmms-eval puts the counts it gathers across data-parallel processes: the accelerator's
+        device once the evaluator has given the model one, else the CPU."""
+        import torch
+
+        accelerator = getattr(self, "accelerator", None)
+        return accelerator.device if accelerator is not None else torch.device("cpu")
+
     def generate_until(self, requests: list[Instance]) -> list[str]:
-        return [self.respond(request) for request in tqdm(requests, desc=type(self).__name__, unit="doc")]
+        log, delay = os.environ.get(LOG_VARIABLE), float(os.environ.get(DELAY_VARIABLE) or 0)
+        answers = []
+        for request in tqdm(requests, desc=type(self).__name__, unit="doc"):
+            time.sleep(delay)
+            answers.append(self.respond(request))
+            if log:
+                _, _, _, doc_id, task, _ = request.args
+                with open(log, "a", encoding="utf-8") as handle:  # appended and closed: survives a kill
+                    handle.write(json.dumps({"task": task, "doc_id": doc_id, "rank": self.rank}) + "\n")
+        return answers
 
     def generate_until_multi_round(self, requests: list[Instance]) -> list[str]:
         return self.generate_until(requests)

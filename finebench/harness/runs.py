@@ -16,7 +16,7 @@ from typing import Callable
 from finebench.errors import FinebenchError
 from finebench.scoring.protocols import Protocol
 
-from .tasknames import VARIANTS, leaf_tasks
+from .tasknames import VARIANTS, leaf_tasks, legacy_task_name
 
 _STAMP = re.compile(r"^(?P<stamp>.+?)_results\.json$")
 
@@ -39,12 +39,14 @@ class TaskKey:
 
 @cache
 def _task_keys() -> dict[str, TaskKey]:
-    """Every task there is, by name: read from tasknames, so a new variant cannot be missed."""
+    """Every task there is, by name (and by its 0.1 name, for older runs): read from tasknames, so a new
+    variant cannot be missed."""
     keys = {}
     for lite in (False, True):
         for name, variant, dataset, split in leaf_tasks(lite):
             spec = VARIANTS[variant]
-            keys[name] = TaskKey(name, spec.order, lite, dataset, split, spec.world, spec.strategy)
+            for spelling in (name, legacy_task_name(variant, dataset, split, lite)):
+                keys[spelling] = TaskKey(spelling, spec.order, lite, dataset, split, spec.world, spec.strategy)
     return keys
 
 

@@ -2,8 +2,20 @@
 spells them. The task generator writes YAMLs under these names, runs.parse_task reads results back
 by them, and the worker, the demo, the baselines and the benchmarks run the selections below.
 
-A task is one variant on one unit: ``finegrained[_lite]_<dataset>_<split>_<world>`` and the
-variants' own prefixes (``finegrained_official``, ``finegrained_cot``, ``finegrained_icl``).
+The names are built for lmms-eval's globs, which are fnmatch over every task *and* group name
+(and lmms-eval refuses, or repeats, a task reached through two called groups):
+
+- a *suite* is a set of tasks run together: the default benchmark ``finegrained`` (the finebench
+  protocol, both worlds) and its variants ``finegrained-lite``, ``finegrained-official``,
+  ``finegrained-official-lite``, ``finegrained-cot``, ``finegrained-icl`` and their ``-lite``;
+- a task is ``<suite>_<dataset>_<split>_<world>`` (``finegrained_bird_seen_closed``), and no other
+  name begins with ``<suite>_``: so ``--tasks '<suite>_*'`` runs that suite's tasks, each once, and
+  ``--tasks 'finegrained_*'`` the default benchmark and nothing else;
+- groups join words with ``-`` only (``finegrained-closed-seen``, ``finegrained-bird``), so no
+  suite's glob catches them; the suite itself is a group too (``--tasks finegrained``).
+
+Runs made with finebench 0.1's names (``finegrained_lite_…``, ``finegrained_official_…``) are
+still read back (`legacy_task_name`).
 """
 
 from __future__ import annotations
@@ -19,27 +31,39 @@ from finebench.scoring.protocols import Protocol
 class Variant(NamedTuple):
     """One kind of task, as far as its name and what is read back from a run are concerned."""
 
-    prefix: str  # of the task names
+    token: str  # in its suite's name: "" for the default benchmark, else official, cot, icl
     world: str  # closed | open
     strategy: str  # zero-shot | zero-shot CoT | in-context (the paper's Fig. 3b), recorded with each result
     order: Protocol | None  # whose option order its closed world shows; None in the open world (no options)
 
 
 VARIANTS = {
-    "closed": Variant("finegrained", "closed", "zero-shot", Protocol.FINEBENCH),
-    "open": Variant("finegrained", "open", "zero-shot", None),
-    "official": Variant("finegrained_official", "closed", "zero-shot", Protocol.OFFICIAL),
+    "closed": Variant("", "closed", "zero-shot", Protocol.FINEBENCH),
+    "open": Variant("", "open", "zero-shot", None),
+    "official": Variant("official", "closed", "zero-shot", Protocol.OFFICIAL),
     # the inference strategies of the paper's Fig. 3b, on the finebench closed world
-    "cot": Variant("finegrained_cot", "closed", "zero-shot CoT", Protocol.FINEBENCH),
-    "icl": Variant("finegrained_icl", "closed", "in-context", Protocol.FINEBENCH),
+    "cot": Variant("cot", "closed", "zero-shot CoT", Protocol.FINEBENCH),
+    "icl": Variant("icl", "closed", "in-context", Protocol.FINEBENCH),
 }
-CLOSED_ONLY = ("official", "cot", "icl")  # their group names need no world to tell them apart
 STRATEGY_VARIANTS = ("closed", "cot", "icl")  # the inference strategies on the finebench closed world
-BENCHMARK = "finegrained"  # the group of the default benchmark: the finebench protocol's tasks, both worlds
+BENCHMARK = "finegrained"  # the default benchmark: the finebench protocol's tasks, both worlds
+DEFAULT_GLOB = f"{BENCHMARK}_*"
+
+
+def suite(variant: str, lite: bool = False) -> str:
+    """The suite a variant's tasks belong to: finegrained, finegrained-lite, finegrained-official, …"""
+    token = VARIANTS[variant].token
+    return "-".join([BENCHMARK, *([token] if token else []), *(["lite"] if lite else [])])
 
 
 def task_name(variant: str, dataset: str, split: str, lite: bool = False) -> str:
-    return f"{VARIANTS[variant].prefix}{'_lite' if lite else ''}_{dataset}_{split}_{VARIANTS[variant].world}"
+    return f"{suite(variant, lite)}_{dataset}_{split}_{VARIANTS[variant].world}"
+
+
+def legacy_task_name(variant: str, dataset: str, split: str, lite: bool = False) -> str:
+    """The name finebench 0.1 gave the task (runs made then are still read)."""
+    prefix = f"{BENCHMARK}_{VARIANTS[variant].token}" if VARIANTS[variant].token else BENCHMARK
+    return f"{prefix}{'_lite' if lite else ''}_{dataset}_{split}_{VARIANTS[variant].world}"
 
 
 def leaf_tasks(lite: bool) -> Iterator[tuple[str, str, str, str]]:
@@ -50,49 +74,85 @@ def leaf_tasks(lite: bool) -> Iterator[tuple[str, str, str, str]]:
                 yield task_name(variant, dataset, split, lite), variant, dataset, split
 
 
-def group_of(variant: str, lite: bool) -> str:
-    """The group of a variant's tasks: finegrained_closed, finegrained_official, … (with _lite after the prefix)."""
-    spec = VARIANTS[variant]
-    world = "" if variant in CLOSED_ONLY else f"_{spec.world}"
-    return f"{spec.prefix}{'_lite' if lite else ''}{world}"
+def suites(lite: bool) -> dict[str, list[str]]:
+    """Suite name -> its variants (the default benchmark's are closed and open)."""
+    found: dict[str, list[str]] = {}
+    for variant in VARIANTS:
+        found.setdefault(suite(variant, lite), []).append(variant)
+    return found
 
 
 def benchmark_group(lite: bool = False) -> str:
     """The default benchmark's group, or its lite subset's."""
-    return f"{BENCHMARK}{'_lite' if lite else ''}"
+    return suite("closed", lite)
+
+
+def world_group(variant: str, lite: bool = False) -> str:
+    """The group of one world of a suite: finegrained-closed, finegrained-lite-open; a closed-only suite's own name."""
+    name = suite(variant, lite)
+    return f"{name}-{VARIANTS[variant].world}" if len(suites(lite)[name]) > 1 else name
 
 
 def groups(lite: bool) -> dict[str, tuple[list[str], tuple[str, ...]]]:
     """Group name -> (members, the worlds whose metrics it aggregates). Unweighted means over the
-    leaf tasks give the paper's averages: <world>_<split> is the seen (or unseen) average over six
+    leaf tasks give the paper's averages: <world>-<split> is the seen (or unseen) average over six
     datasets, <world> the mean of the two, <dataset> the mean of its seen and unseen scores."""
     found: dict[str, tuple[list[str], tuple[str, ...]]] = {}
-    for variant, spec in VARIANTS.items():
-        base = group_of(variant, lite)
-        for split in SPLITS:
-            found[f"{base}_{split}"] = ([task_name(variant, d, split, lite) for d in DATASET_KEYS], (spec.world,))
-        found[base] = ([f"{base}_{split}" for split in SPLITS], (spec.world,))
-    both = ("closed", "open")
-    found[benchmark_group(lite)] = ([group_of("closed", lite), group_of("open", lite)], both)
+    for name, variants in suites(lite).items():
+        worlds = tuple(VARIANTS[variant].world for variant in variants)
+        for variant in variants:
+            world = world_group(variant, lite)
+            for split in SPLITS:
+                found[f"{world}-{split}"] = ([task_name(variant, d, split, lite) for d in DATASET_KEYS],
+                                             (VARIANTS[variant].world,))
+            found[world] = ([f"{world}-{split}" for split in SPLITS], (VARIANTS[variant].world,))
+        if len(variants) > 1:
+            found[name] = ([world_group(variant, lite) for variant in variants], worlds)
     if not lite:
         for dataset in DATASET_KEYS:
-            found[f"{BENCHMARK}_{dataset}"] = ([task_name(v, dataset, s) for v in ("closed", "open") for s in SPLITS],
-                                               both)
+            found[f"{BENCHMARK}-{dataset}"] = (
+                [task_name(v, dataset, s) for v in ("closed", "open") for s in SPLITS], ("closed", "open"))
     return found
 
 
 def protocol_tasks(protocol: Protocol, lite: bool = False) -> str:
     """What scores a model under one protocol: its closed world and the (shared) open world."""
-    closed = "closed" if protocol == Protocol.FINEBENCH else "official"
-    return f"{group_of(closed, lite)},{group_of('open', lite)}"
+    if protocol == Protocol.FINEBENCH:
+        return benchmark_group(lite)
+    return f"{suite('official', lite)},{world_group('open', lite)}"
 
 
 def both_protocols(lite: bool = False) -> str:
-    """Both protocols in one run: the open world once, each protocol's closed world."""
-    return f"{group_of('closed', lite)},{group_of('official', lite)},{group_of('open', lite)}"
+    """Both protocols in one run: the default benchmark and the official option order's closed world."""
+    return f"{benchmark_group(lite)},{suite('official', lite)}"
 
 
 BASELINE_TASKS = both_protocols()
+
+
+def all_names() -> list[str]:
+    """Every task and group name finebench defines."""
+    return [*(name for lite in (False, True) for name, *_ in leaf_tasks(lite)),
+            *(name for lite in (False, True) for name in groups(lite))]
+
+
+def legacy_names() -> dict[str, str]:
+    """finebench 0.1's task and group names -> today's (0.1 joined group words with '_')."""
+    renamed = {legacy_task_name(variant, dataset, split, lite): name
+               for lite in (False, True) for name, variant, dataset, split in leaf_tasks(lite)}
+    renamed |= {name.replace("-", "_"): name for lite in (False, True) for name in groups(lite)}
+    return {old: new for old, new in renamed.items() if old != new}
+
+
+def rename_legacy(selection: str) -> tuple[str, list[str]]:
+    """An lmms-eval --tasks value with 0.1's names replaced by today's, and a note per replacement."""
+    renamed, notes, items = legacy_names(), [], []
+    for item in selection.split(","):
+        new = renamed.get(item.strip())
+        if new:
+            notes.append(f"{item.strip()} is now {new}")
+        items.append(new or item)
+    return ",".join(items), notes
 
 
 def selected_units(selection: str) -> set[str]:

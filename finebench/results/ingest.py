@@ -18,7 +18,7 @@ from finebench.data.manifests import SPECS
 from finebench.data.registry import DATASET_KEYS, SPLITS
 from finebench.errors import FinebenchError
 from finebench.harness.runs import Run, TaskKey, read_run
-from finebench.harness.tasknames import STRATEGY_VARIANTS, benchmark_group, group_of
+from finebench.harness.tasknames import STRATEGY_VARIANTS, benchmark_group, suite
 from finebench.scoring.metrics import (
     FINEBENCH_ACCURACY,
     FINEBENCH_INCLUSION,
@@ -50,7 +50,10 @@ def _scores(run: Run, key: TaskKey, metric: str) -> np.ndarray:
     if not samples:
         raise FinebenchError(f"{run.results_path.parent} has no samples for {key.name}",
                              "run lmms-eval with --log_samples, then ingest that folder")
-    return np.array([float(sample[metric]["score"]) for sample in samples]) * 100.0
+    # in document order: data-parallel runs log their ranks' samples interleaved, and the bootstrap
+    # resamples by position, so the same lines in another order would give another interval
+    ordered = sorted(samples, key=lambda sample: sample["doc_id"])
+    return np.array([float(sample[metric]["score"]) for sample in ordered]) * 100.0
 
 
 def _cell(resampled: np.ndarray, value: float, n: int | None) -> dict:
@@ -140,7 +143,7 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None, 
     strategies = {key.strategy for key in run.tasks if key.order == Protocol.FINEBENCH}
     if len(strategies) > 1:
         raise FinebenchError(f"{run.results_path} mixes inference strategies ({', '.join(sorted(strategies))})",
-                             "run each strategy (" + ", ".join(group_of(variant, lite) for variant in STRATEGY_VARIANTS)
+                             "run each strategy (" + ", ".join(suite(variant, lite) for variant in STRATEGY_VARIANTS)
                              + ") into its own folder")
     # one model, encoder and provenance (one ingested_at) for both protocols' entries of the run
     model, encoder, provenance = _model(run, name, family, parameters, model_id), _encoder(run), _provenance(run)
