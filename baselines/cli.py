@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from finebench.cli.arguments import add_output, command, positive
 from finebench.errors import FinebenchError
@@ -21,7 +22,7 @@ def add_commands(commands) -> None:
     run.add_argument("--backend", choices=("hf", "vllm", "clip"),
                      help="default: hf for MLLMs (vllm where hf is missing), clip for CLIP-like models")
     run.add_argument("--tasks", default=BASELINE_TASKS, help=f"lmms-eval tasks or groups (default: {BASELINE_TASKS})")
-    add_output(run, "run folder (default: $FINEBENCH_HOME/runs/<name>)")
+    add_output(run, "run folder, empty or new (default: $FINEBENCH_HOME/runs/<name>/<date-time>)")
     run.add_argument("--model-args", default="", help="extra lmms-eval model arguments, e.g. device_map=auto")
     run.add_argument("--encoder", help="text encoder for the open-world similarity")
     run.add_argument("--limit", type=positive, help="lmms-eval --limit, for a quick check")
@@ -48,12 +49,13 @@ def run_baseline(args: argparse.Namespace) -> None:
     if backend == "clip":
         extras.require(("clip",))
     model_arguments = baseline.lmms_eval_arguments(backend, args.model_args)
-    output = args.output or finebench_home() / "runs" / baseline.name
+    # a folder per run by default: the preflight refuses to write a run over another
+    output = args.output or finebench_home() / "runs" / baseline.name / time.strftime("%Y%m%d-%H%M%S")
     arguments = [*model_arguments, "--tasks", args.tasks, "--log_samples", "--output_path", str(output)]
     if args.limit:
         arguments += ["--limit", str(args.limit)]
-    preflight_evaluation("baselines run", arguments)
-    if evalrun.run_lmms_eval(arguments, args.encoder) != 0:
+    variables = preflight_evaluation("baselines run", arguments, encoder=args.encoder)
+    if evalrun.run_lmms_eval(arguments, args.encoder, variables=variables) != 0:
         raise FinebenchError(f"lmms-eval failed for {baseline.name}", "its log above says why")
     print_written(ingest(output, finebench_home() / "results", baseline.name, baseline.family,
                         parameters=baseline.parameters, model_id=baseline.hub_id))

@@ -117,7 +117,7 @@ def run_demo(manifest_source: Path | None = None, models: Sequence[str] = MODELS
 def _run_demo(home: Path, manifest_source: Path | None, models: Sequence[str]) -> list[dict]:
     print(f"the demo works in {home} ({HOME_VARIABLE}/demo): your own prepared data is not touched")
     prepare_demo_data(manifest_source, home)
-    preflight_evaluation("demo", ["--tasks", TASKS], home)
+    preflight_evaluation("demo", ["--tasks", TASKS], home, encoder=ENCODER)
     if TINY_QWEN in models:
         tiny_model(home)  # built once, before the runs start side by side
     # Each run is mostly one busy Python process: side by side, they use the machine's cores.

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from finebench.errors import FinebenchError
+from finebench.harness import guard
 from finebench.harness.evalrun import PathLinks, run_lmms_eval
 from finebench.harness.tasknames import benchmark_group
 from finebench.harness.tinymodel import MAX_PIXELS, MIN_PIXELS, build_tiny_qwen2_5_vl
@@ -65,8 +66,8 @@ class Check:
         """A finebench or accelerate command in a child process, its output in <workdir>/<slug>.log."""
         log = self.workdir / f"{slug}.log"
         with open(log, "w") as handle:
-            code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(environment or {})})
+            code = guard.call(command, stdout=handle, stderr=subprocess.STDOUT,
+                              env={**os.environ, **(environment or {})})
         if code != 0:
             raise FinebenchError(f"exit code {code}, see {log}")
 

@@ -46,9 +46,14 @@ def _interval(entry: dict, metric: str) -> str:
     return f"{interval[0]:.1f}–{interval[1]:.1f}" if interval else ""
 
 
+def _model(entry: dict, metric: str) -> str:
+    """The model's name, marked when the entry covers fewer lines than its subset (a partial run)."""
+    return entry["model"]["name"] + (" ⚠ partial" if entry.get("partial") else "")
+
+
 COLUMNS = (
     Column("rank", "number", True, None),
-    Column("model", "str", True, lambda entry, metric: entry["model"]["name"]),
+    Column("model", "str", True, _model),
     Column("family", "str", True, lambda entry, metric: entry["model"].get("family") or ""),
     Column("size (B)", "number", True, lambda entry, metric: entry["model"].get("parameters")),
     Column("protocol", "str", True, lambda entry, metric: entry["protocol"]),

@@ -69,6 +69,13 @@ def small_archives(tmp_path_factory, manifests) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def own_journal(tmp_path, monkeypatch) -> None:
+    """Each test's evaluations journal into a folder of their own: answers one test made are never
+    served to another that counts its model's calls."""
+    monkeypatch.setenv("FINEBENCH_JOURNAL", str(tmp_path / "journal"))
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     """A fresh FINEBENCH_HOME for one test."""
@@ -93,3 +100,20 @@ def prepared_home(tmp_path_factory, manifests, manifest_dir) -> Path:
     prepare_fewshot(home / "archives", manifest_dir, seeds=[1])
     patch.undo()
     return home
+
+
+@pytest.fixture
+def deployment(prepared_home, tmp_path, monkeypatch):
+    """A leaderboard deployment in tmp_path (queue, results, runs) over the prepared stand-ins."""
+    from finebench.leaderboard.queue import Queue
+    from finebench.leaderboard.settings import Settings
+    from finebench.leaderboard.storage import LocalStorage
+
+    monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
+    monkeypatch.setenv("FINEBENCH_ENCODER", "minilm")
+    settings = Settings(results_dirs=(tmp_path / "results",), queue=str(tmp_path / "queue"),
+                        runs_dir=tmp_path / "runs", stale_after_seconds=600)
+    for key, value in {"FINEBENCH_LEADERBOARD_RESULTS": tmp_path / "results", "FINEBENCH_QUEUE": tmp_path / "queue",
+                       "FINEBENCH_RUNS": tmp_path / "runs"}.items():
+        monkeypatch.setenv(key, str(value))
+    return settings, Queue(LocalStorage(settings.queue)), LocalStorage(settings.results_dirs[0])

@@ -20,7 +20,7 @@ def leaf_commands(parser, path=()):
 
 def test_every_command_has_help_and_something_to_run(capsys):
     commands = list(leaf_commands(build_parser()))
-    assert len(commands) == 31 and ("train", "tapo") in [words for words, _ in commands]
+    assert len(commands) == 33 and ("train", "tapo") in [words for words, _ in commands]
     for words, parser in commands:
         assert parser.get_default("handler") is not None or words == ("eval",), words
         if words == ("eval",):  # everything after `eval` is lmms-eval's: its help is ours, printed by run_eval
@@ -96,8 +96,9 @@ def test_baselines_run_appends_the_extra_model_arguments(home, monkeypatch, caps
 
     commands, preflights = [], []
     monkeypatch.setattr(finebench.harness.evalrun, "run_lmms_eval",
-                        lambda command, encoder: commands.append(command) or 1)
-    monkeypatch.setattr(finebench.harness.doctor, "preflight_evaluation", lambda *args: preflights.append(args))
+                        lambda command, encoder, variables: commands.append(command) or 1)
+    monkeypatch.setattr(finebench.harness.doctor, "preflight_evaluation",
+                        lambda *args, encoder: preflights.append(args) or {})
     assert main(["baselines", "run", "SigLIP-L", "--model-args", "device=cpu", "--limit", "2"]) == 2
     assert commands[0][:4] == ["--model", "finebench_clip", "--model_args", "name=siglip-l,device=cpu"]
     assert preflights == [("baselines run", commands[0])]  # checked before the run

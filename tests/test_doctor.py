@@ -112,13 +112,34 @@ def test_the_preflight_probes_lmms_eval_once_per_installed_environment(prepared_
     real_probe = doctor.run_probe
     monkeypatch.setattr(doctor, "run_probe", lambda *args: probes.append(args) or real_probe(*args))
     for _ in range(2):
-        checks = doctor.preflight("finegrained_bird_seen_*,finegrained_pet_unseen_open", tmp_path / "run", home)
-        assert not [check for check in checks if check.blocks] and len(probes) == 1
+        found = doctor.preflight("finegrained_bird_seen_closed,finegrained_pet_unseen_closed", tmp_path / "run", home)
+        assert not [check for check in found.checks if check.blocks] and len(probes) == 1
     monkeypatch.setattr(doctor, "environment_key", lambda: "something-was-upgraded")
     doctor.preflight("finegrained_bird_seen_closed", None, home)
     assert len(probes) == 2  # a changed environment is probed again
     with pytest.raises(FinebenchError, match="not prepared"):
         doctor.require_preflight("eval", "finegrained_bird_seen_closed", None, tmp_path / "empty")
+
+
+def test_an_open_world_selection_loads_the_encoder_and_remembers_only_success(prepared_home, tmp_path,
+                                                                              monkeypatch):
+    home = tmp_path / "home"
+    shutil.copytree(prepared_home / "prepared", home / "prepared")
+    monkeypatch.setattr(doctor, "evaluator_report", lambda home: {"evaluator": {"ok": True, "seconds": 1}})
+    answers = iter([{"error": "cannot load the text encoder 'x'"}, {"dimensions": 384, "seconds": 2.0}])
+    monkeypatch.setattr(doctor, "run_probe", lambda *args: next(answers))
+
+    def encoder_rows(selection):
+        return [check for check in doctor.preflight(selection, None, home, "minilm").checks
+                if check.name == "text encoder"]
+
+    assert encoder_rows("finegrained-lite_bird_seen_closed") == []  # no open world: no encoder needed
+    [failed] = encoder_rows("finegrained-lite_bird_seen_open")
+    assert failed.blocks and "--encoder minilm" in failed.fix
+    [loaded] = encoder_rows("finegrained-lite_bird_seen_open")  # a failure was not remembered: tried again
+    assert not loaded.blocks and "384 dimensions" in loaded.found
+    [remembered] = encoder_rows("finegrained-lite_*")  # the iterator is spent: this one came from the cache
+    assert remembered == loaded
 
 
 def test_a_failing_evaluator_is_a_blocker_that_is_never_remembered(tmp_path, monkeypatch):

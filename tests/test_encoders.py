@@ -84,6 +84,34 @@ def test_cached_strings_do_not_wait_behind_another_threads_model_call():
     assert np.allclose(encoder.embed(["slow"]), 2 ** -0.5)
 
 
+class CountingEncoder(encoders.TextEncoder):
+    """Remembers every text its model saw; "slow" takes until released."""
+
+    def __init__(self):
+        super().__init__("counting")
+        self.seen, self.release = [], threading.Event()
+
+    def _embed_batch(self, texts):
+        if "slow" in texts:
+            self.release.wait(30)
+        self.seen += texts
+        return np.ones((len(texts), 2), np.float32)
+
+
+def test_prefetched_texts_are_encoded_once_in_the_background_and_waited_for():
+    encoder = CountingEncoder()
+    encoder.prefetch(["slow", "a", "b", "a"])
+    answered = threading.Event()
+    reader = threading.Thread(target=lambda: (encoder.embed(["b", "c"]), answered.set()))
+    reader.start()
+    assert not answered.wait(0.5)  # "b" is being prefetched: the reader waits instead of encoding it again
+    encoder.release.set()
+    reader.join(30)
+    assert answered.is_set() and sorted(encoder.seen) == ["a", "b", "c", "slow"]
+    encoder.prefetch(["a", "b"])  # all cached: nothing queued
+    assert np.allclose(encoder.embed(["a", "b"]), 2 ** -0.5) and len(encoder.seen) == 4
+
+
 def test_create_encoder_is_uncached_and_load_encoder_caches_it():
     assert encoders.create_encoder("minilm") is not load_encoder("minilm")
     assert load_encoder("minilm") is load_encoder("minilm")

@@ -68,7 +68,8 @@ def test_the_shim_can_be_turned_off(prepared_home, tmp_path):
 def test_two_processes_give_the_records_and_entries_of_one(plain_run, prepared_home, tmp_path):
     single, _ = plain_run
     calls = tmp_path / "calls.jsonl"
-    result = subprocess.run([sys.executable, "-m", "finebench", "eval", "--processes", "2", "--model", "ground_truth",
+    result = subprocess.run([sys.executable, "-m", "finebench", "eval", "--processes", "2", "--no-journal",
+                             "--model", "ground_truth",
                              "--tasks", f"{SUITE}_*", "--log_samples", "--output_path", str(tmp_path / "run")],
                             capture_output=True, text=True, timeout=600,
                             env=environment(prepared_home, **{LOG_VARIABLE: str(calls)}))

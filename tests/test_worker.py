@@ -12,24 +12,12 @@ import pytest
 from finebench.errors import FinebenchError
 from finebench.leaderboard import data, detail
 from finebench.leaderboard.app import Leaderboard
-from finebench.leaderboard.queue import FAILED, FINISHED, PENDING, RUNNING, Queue
+from finebench.leaderboard.queue import FAILED, FINISHED, PENDING, RUNNING
 from finebench.leaderboard.settings import Settings
 from finebench.leaderboard.storage import LocalStorage
 from finebench.leaderboard.submission import validate_submission
 from finebench.leaderboard.worker import publish, run_worker
 from finebench.results import entries
-
-
-@pytest.fixture
-def deployment(prepared_home, tmp_path, monkeypatch):
-    monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
-    monkeypatch.setenv("FINEBENCH_ENCODER", "minilm")
-    settings = Settings(results_dirs=(tmp_path / "results",), queue=str(tmp_path / "queue"),
-                        runs_dir=tmp_path / "runs", stale_after_seconds=600)
-    for key, value in {"FINEBENCH_LEADERBOARD_RESULTS": tmp_path / "results", "FINEBENCH_QUEUE": tmp_path / "queue",
-                       "FINEBENCH_RUNS": tmp_path / "runs"}.items():
-        monkeypatch.setenv(key, str(value))
-    return settings, Queue(LocalStorage(settings.queue)), LocalStorage(settings.results_dirs[0])
 
 
 def responder_request(name, settings, protocol="finebench"):

@@ -2,7 +2,7 @@
 
     arguments      how a command is declared, and the arguments every command spells the same way
     data           prepare, fewshot, manifests, status, fixtures
-    evaluation     eval, tasks-dir, rescore, doctor
+    evaluation     eval, journal, tasks-dir, rescore, doctor
     results        ingest, tables
     demo           the offline demo and the GPU check: the whole pipeline at once
     bench          the benchmarks
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (data.add_prepare, data.add_fewshot_command, data.add_manifests_command, data.add_status,
                 evaluation.add_doctor, data.add_fixtures, demo.add_demo, demo.add_gpu_check, evaluation.add_eval,
-                evaluation.add_tasks_dir,
+                evaluation.add_journal, evaluation.add_tasks_dir,
                 evaluation.add_rescore, results.add_ingest, results.add_tables, leaderboard.add_commands,
                 baselines.add_commands, trainers.add_commands, bench.add_bench):
         add(commands)

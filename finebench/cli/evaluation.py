@@ -1,4 +1,4 @@
-"""Commands of the evaluation: eval (lmms-eval with finebench's tasks), tasks-dir, rescore, doctor."""
+"""Commands of the evaluation: eval (lmms-eval with finebench's tasks), journal, tasks-dir, rescore, doctor."""
 
 from __future__ import annotations
 
@@ -11,15 +11,24 @@ from finebench.harness.tasknames import BENCHMARK, DEFAULT_GLOB, benchmark_group
 
 from .arguments import add_output, command, positive
 
-EVAL_HELP = f"""usage: finebench eval [--encoder NAME] [--processes N] [--no-preflight] <lmms-eval arguments>
+EVAL_HELP = f"""usage: finebench eval [--encoder NAME] [--processes N] [--journal DIR | --no-journal] [--no-preflight]
+                      <lmms-eval arguments>
 
 Runs lmms-eval with finebench's task folder included (no --include_path needed) and, with
 --encoder, the text encoder of the open-world similarity (default: the official
 google/siglip-base-patch16-256; 'minilm' works offline). --processes N runs N data-parallel
-processes through `accelerate launch` (one per GPU; on a machine without one, N CPU
-processes). Before the first generation it runs finebench doctor's quick checks (lmms-eval's
-evaluator, the task names, the prepared data of the selected tasks, writable folders);
---no-preflight skips them. Task names of finebench 0.1 are translated, with a note. Examples:
+processes through torchrun (one per GPU; on a machine without one, N CPU processes).
+
+Every answer is journaled as it is made (default $FINEBENCH_HOME/journal, or --journal DIR):
+after a crash, the same command (into a new or emptied --output_path) generates only what is
+missing. --no-journal turns it off; `finebench journal list|clear` shows and deletes journals.
+
+Before the first generation it runs finebench doctor's quick checks (lmms-eval's evaluator,
+the task names, the text encoder if an open-world task is selected, the prepared data of the
+selected tasks, an output folder that holds no other run); --no-preflight skips them. Without
+the model hub it runs with HF_HUB_OFFLINE=1. If scoring fails after generation, the run is
+kept and the message says how to finish it with `finebench rescore`. Task names of finebench
+0.1 are translated, with a note. Examples:
   finebench eval --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
       --tasks '{DEFAULT_GLOB}' --log_samples --output_path runs/qwen7b
   finebench eval --processes 8 --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
@@ -33,7 +42,8 @@ def add_eval(commands) -> None:
     # Listed for --help only: main() hands everything after `eval` to run_eval unparsed.
     command(commands, "eval", None, ("eval",), add_help=False,
             help=f"run lmms-eval with the {BENCHMARK}_* tasks included",
-            description="finebench eval [--encoder NAME] [--processes N] [--no-preflight] <lmms-eval arguments>")
+            description="finebench eval [--encoder NAME] [--processes N] [--journal DIR | --no-journal] "
+                        "[--no-preflight] <lmms-eval arguments>")
 
 
 def _own_options() -> argparse.ArgumentParser:
@@ -42,14 +52,17 @@ def _own_options() -> argparse.ArgumentParser:
     parser.add_argument("--encoder")
     parser.add_argument("--processes", type=positive, default=1)
     parser.add_argument("--no-preflight", dest="preflight", action="store_false")
+    parser.add_argument("--journal", type=Path)
+    parser.add_argument("--no-journal", dest="use_journal", action="store_false")
     return parser
 
 
 def run_eval(arguments: list[str]) -> int:
-    """`finebench eval …`: our two options first, everything else is lmms-eval's."""
-    from finebench import extras
-    from finebench.harness.doctor import preflight_evaluation
-    from finebench.harness.evalrun import run_lmms_eval
+    """`finebench eval …`: our options first, everything else is lmms-eval's."""
+    from finebench import atomic, extras
+    from finebench.harness.doctor import check_writable_folder, preflight_evaluation
+    from finebench.harness.evalrun import option_value, run_lmms_eval
+    from finebench.harness.journal import default_folder
 
     if not arguments or arguments[0] in ("-h", "--help"):
         print(EVAL_HELP)
@@ -57,13 +70,24 @@ def run_eval(arguments: list[str]) -> int:
     try:
         own, arguments = _own_options().parse_known_args(arguments)
     except SystemExit:
-        raise FinebenchError("finebench eval's own options are --encoder NAME, --processes N and --no-preflight",
-                             "see finebench eval --help") from None
+        raise FinebenchError("finebench eval's own options are --encoder NAME, --processes N, --journal DIR, "
+                             "--no-journal and --no-preflight", "see finebench eval --help") from None
     extras.require(("eval",))
     arguments = renamed_tasks(arguments)
-    if own.preflight:
-        preflight_evaluation("eval", arguments)
-    return run_lmms_eval(arguments, own.encoder, processes=own.processes)
+    variables = preflight_evaluation("eval", arguments, encoder=own.encoder) if own.preflight else {}
+    journal = (own.journal or default_folder()) if own.use_journal else None
+    if journal is not None:
+        writable = check_writable_folder("journal folder", journal, "--journal (or FINEBENCH_JOURNAL)")
+        if writable.blocks:
+            raise FinebenchError(f"the journal cannot be written: {writable.found}", f"{writable.fix}, or --no-journal")
+        print(f"finebench eval: answers are journaled in {journal} (--no-journal: off)", file=sys.stderr)
+    output = option_value(arguments, "--output_path")
+    if output is None:
+        return run_lmms_eval(arguments, own.encoder, variables=variables, processes=own.processes, journal=journal)
+    busy = FinebenchError(f"another finebench eval is writing into {output}",
+                          "wait for it, or give this run another --output_path")
+    with atomic.exclusive(Path(output) / ".finebench-eval.lock", busy):
+        return run_lmms_eval(arguments, own.encoder, variables=variables, processes=own.processes, journal=journal)
 
 
 def renamed_tasks(arguments: list[str]) -> list[str]:
@@ -78,6 +102,42 @@ def renamed_tasks(arguments: list[str]) -> list[str]:
         print(f"finebench eval: {note} (finebench 0.2 renamed it; plain lmms-eval knows only the new name)",
               file=sys.stderr)
     return with_option(arguments, "--tasks", renamed) if notes else arguments
+
+
+def add_journal(commands) -> None:
+    journal = command(commands, "journal", None, help="the generation journal: list the models journaled, clear them",
+                      description="Every answer finebench eval gets is journaled as it is made, per model, so a "
+                                  "crashed run resumes; these commands show and delete the journals.")
+    actions = journal.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = command(actions, "list", run_journal_list, help="one row per model journal: id, answers, size, model")
+    clearing = command(actions, "clear", run_journal_clear, help="delete model journals (all without an id)")
+    clearing.add_argument("ids", nargs="*", metavar="ID", help="journal ids from `finebench journal list`")
+    for parser in (listing, clearing):
+        parser.add_argument("--journal", type=Path, metavar="DIR", help="the journal folder (default: "
+                                                                         "$FINEBENCH_HOME/journal)")
+
+
+def run_journal_list(args: argparse.Namespace) -> None:
+    from finebench.harness.journal import default_folder, summaries
+
+    folder = args.journal or default_folder()
+    rows = summaries(folder)
+    if not rows:
+        print(f"no journals in {folder}")
+        return
+    print(f"journals in {folder}:")
+    for row in rows:
+        torn = f", {row['skipped']} torn lines" if row["skipped"] else ""
+        print(f"  {row['id']}  {row['answers']:>7} answers  {row['bytes'] / 2**20:8.1f} MiB{torn}  {row['model']} "
+              f"{row['model_args']}")
+
+
+def run_journal_clear(args: argparse.Namespace) -> None:
+    from finebench.harness.journal import clear, default_folder
+
+    folder = args.journal or default_folder()
+    cleared = clear(folder, args.ids)
+    print(f"deleted {len(cleared)} journal(s) from {folder}" + (f": {', '.join(cleared)}" if cleared else ""))
 
 
 def add_tasks_dir(commands) -> None:

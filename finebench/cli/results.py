@@ -25,6 +25,11 @@ def add_ingest(commands) -> None:
     ingest.add_argument("--family", choices=FAMILIES, help="model family, for the leaderboard's filters")
     ingest.add_argument("--source", choices=[Source.REPRODUCED, Source.SUBMITTED], type=Source,
                         default=Source.REPRODUCED, help="the kind of entry (default: reproduced)")
+    ingest.add_argument("--allow-partial", action="store_true",
+                        help="admit a run that lacks lines (the entry is marked partial, and so is its leaderboard "
+                             "row); lines of another task, lines twice and unfinished scoring are never admitted")
+    ingest.add_argument("--force", action="store_true",
+                        help="replace an existing entry of another source or another model id")
 
 
 def print_written(paths: Sequence[Path]) -> None:
@@ -39,7 +44,8 @@ def run_ingest(args: argparse.Namespace) -> None:
     from finebench.home import finebench_home
     from finebench.results.ingest import ingest
 
-    print_written(ingest(args.run, args.output or finebench_home() / "results", args.name, args.family, args.source))
+    print_written(ingest(args.run, args.output or finebench_home() / "results", args.name, args.family, args.source,
+                         allow_partial=args.allow_partial, force=args.force))
 
 
 def add_tables(commands) -> None:

@@ -6,6 +6,9 @@
     responders             reference responders registered as lmms-eval models
     tinymodel              the tiny random Qwen2.5-VL of the demo and the tests
     evalrun                running lmms-eval (`finebench eval`)
+    lmms_plugin            the shims lmms-eval loads through its model entry point (tasks, journal)
+    journal                every answer on disk as it is made, so a crashed run resumes
+    guard                  child commands whose whole tree dies with their parent
     runs                   reading a run's results and samples files back
     rescore                scoring a run's samples again
     doctor                 what would stop a run, found before it starts

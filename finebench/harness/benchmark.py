@@ -1,5 +1,7 @@
 """`finebench bench harness`: lmms-eval with the ground_truth responder on the full benchmark,
-so that only the harness's cost per line remains (lmms-eval's and finebench's own)."""
+so that only the harness's cost per line remains (lmms-eval's and finebench's own): with and
+without the generation journal, with the ground truth's answers (which the encoder's cache
+serves) and with distinct open-world answers (what a real model's cost to score)."""
 
 from __future__ import annotations
 
@@ -18,39 +20,63 @@ from finebench.home import prepared_dir
 from .evalrun import run_lmms_eval
 from .tasknames import BENCHMARK, task_name
 
+LINES = 2 * TOTAL_LINES  # each manifest line is one closed and one open task line
+# (slug, what it measures, tasks, model arguments, journaled)
+RUNS = (
+    ("small", "one lite task (50 lines): the fixed start-up cost", task_name("closed", "pet", "seen", lite=True),
+     "", False),
+    ("first", "full benchmark, first run (lmms-eval caches the data)", BENCHMARK, "", False),
+    ("plain", "full benchmark", BENCHMARK, "", False),
+    ("journal", "full benchmark, journaled", BENCHMARK, "", True),
+    ("distinct", "full benchmark, distinct answers", BENCHMARK, "distinct=true", False),
+    ("distinct-journal", "full benchmark, distinct answers, journaled", BENCHMARK, "distinct=true", True),
+)
+
+
+def _prepared_home(workdir: Path, manifest_source: Path | None) -> Path:
+    home = workdir / "home"
+    if not PreparedStore(prepared_dir(home)).metadata_path.is_file():
+        from finebench.data.prepare import prepare
+
+        write_archives(workdir / "data", load_manifests(manifest_source), workers=default_workers())
+        prepare(workdir / "data", manifest_source, home=home)
+    return home
+
+
+def _timed_run(workdir: Path, home: Path, slug: str, tasks: str, model_args: str, journaled: bool) -> float:
+    output, journal = workdir / "runs" / slug, workdir / "journals" / slug
+    for stale in (output, journal):  # each run from scratch: nothing served from an earlier one
+        shutil.rmtree(stale, ignore_errors=True)
+    arguments = ["--model", "ground_truth", *(["--model_args", model_args] if model_args else []), "--tasks", tasks,
+                 "--output_path", str(output), "--log_samples"]
+    start = time.perf_counter()
+    code = run_lmms_eval(arguments, encoder="minilm", home=home, journal=journal if journaled else None,
+                         variables={"HF_DATASETS_CACHE": str(workdir / "hf-datasets")})
+    if code != 0:
+        raise FinebenchError(f"lmms-eval failed ({slug})", "its log above says why")
+    return time.perf_counter() - start
+
 
 def bench_harness(manifest_source: Path | None = None, workdir: Path | None = None) -> str:
-    """The harness's own cost per line: the ground_truth responder through lmms-eval on the full benchmark."""
+    """The harness's cost per line, with and without the journal, with cached and with distinct answers."""
     owned = workdir is None
     workdir = Path(workdir or tempfile.mkdtemp(prefix="finebench-harness-"))
-    home = workdir / "home"
     try:
-        if not PreparedStore(prepared_dir(home)).metadata_path.is_file():
-            from finebench.data.prepare import prepare
-
-            write_archives(workdir / "data", load_manifests(manifest_source), workers=default_workers())
-            prepare(workdir / "data", manifest_source, home=home)
+        home = _prepared_home(workdir, manifest_source)
         timings = {}
-        runs = (("small", "one lite task (50 lines)", task_name("closed", "pet", "seen", lite=True)),
-                ("first", "full benchmark, first run", BENCHMARK),
-                ("cached", "full benchmark, cached data", BENCHMARK))
-        for slug, label, tasks in runs:
-            start = time.perf_counter()
-            code = run_lmms_eval(["--model", "ground_truth", "--tasks", tasks, "--output_path",
-                                  str(workdir / "runs" / slug), "--log_samples"], encoder="minilm", home=home,
-                                 variables={"HF_DATASETS_CACHE": str(workdir / "hf-datasets")})
-            timings[label] = time.perf_counter() - start
-            if code != 0:
-                raise FinebenchError(f"lmms-eval failed ({label})", "its log above says why")
-        lines = 2 * TOTAL_LINES  # each manifest line is one closed and one open task line
-        fixed = timings["one lite task (50 lines)"]
-        per_line = (timings["full benchmark, cached data"] - fixed) / (lines - 50)
+        for slug, label, tasks, model_args, journaled in RUNS:
+            timings[slug] = _timed_run(workdir, home, slug, tasks, model_args, journaled)
+            print(f"  {label}: {timings[slug]:.1f} s", flush=True)
+        per_line = {slug: (timings[slug] - timings["small"]) / (LINES - 50) * 1000 for slug in timings}
         return "\n".join([
-            f"harness benchmark: ground_truth responder, {lines} lines (finegrained: 24 tasks), "
-            f"{os.cpu_count()} cores, encoder minilm",
-            *(f"  {label}: {seconds:.1f} s" for label, seconds in timings.items()),
-            f"  harness cost per line (full run with cached data, less the fixed start-up cost of the small run): "
-            f"{per_line * 1000:.2f} ms (target: under 2 ms)",
+            f"harness benchmark: ground_truth responder, {LINES} lines (finegrained: 24 tasks), {os.cpu_count()} "
+            "cores, encoder minilm; per line = (full run - the small run's fixed cost) / lines",
+            *(f"  {label}: {timings[slug]:.1f} s" + (f", {per_line[slug]:.2f} ms per line" if slug != "small" else "")
+              for slug, label, *_ in RUNS),
+            f"  the journal's cost per line: {per_line['journal'] - per_line['plain']:+.2f} ms with cached answers, "
+            f"{per_line['distinct-journal'] - per_line['distinct']:+.2f} ms with distinct ones (target: under 0.5)",
+            f"  harness cost per line with distinct answers, journaled: {per_line['distinct-journal']:.2f} ms "
+            "(target: under 2)",
         ])
     finally:
         if owned:

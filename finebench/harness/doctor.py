@@ -32,7 +32,7 @@ from finebench.data.store import METADATA_FILE, PreparedStore, prepare_command
 from finebench.errors import FinebenchError
 from finebench.home import HOME_VARIABLE, fewshot_dir, finebench_home, prepared_dir
 
-from .tasknames import DEFAULT_GLOB, selected_units
+from .tasknames import DEFAULT_GLOB, open_world_selected, selected_units
 
 OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"
 MARKS = {OK: "✓", FAIL: "✗", WARN: "!", INFO: "·"}
@@ -270,11 +270,13 @@ def hub_reachable(timeout: float = HUB_TIMEOUT) -> tuple[bool, str]:
     return True, ""
 
 
-def check_encoder(name: str | None = None, timeout: float = ENCODER_TIMEOUT) -> Check:
+def check_encoder(name: str | None = None, timeout: float = ENCODER_TIMEOUT,
+                  hub: tuple[bool, str] | None = None) -> Check:
+    """Whether the text encoder loads here; ``hub`` is hub_reachable()'s answer if already known."""
     from finebench.scoring.encoders import ENCODER_VARIABLE, selected_encoder_name
 
     selected = selected_encoder_name(name)
-    reachable, why = hub_reachable()
+    reachable, why = hub or hub_reachable()
     # Offline, the hub's client would retry each download; tell it there is no hub, so a missing
     # model fails in seconds, as it will in the evaluation itself.
     report = run_probe("encoder", selected, timeout, None if reachable else {"HF_HUB_OFFLINE": "1"})
@@ -464,44 +466,106 @@ def check_task_selection(selection: str, known: Sequence[str]) -> Check | None:
                  "whole benchmark")
 
 
-def preflight(selection: str | None, output: Path | None = None, home: Path | None = None) -> list[Check]:
-    """The quick checks an evaluation runs before its first generation (seconds, no encoder, no GPU)."""
+@dataclass
+class Preflight:
+    """What the preflight found, and what the evaluation's environment needs because of it."""
+
+    checks: list[Check]
+    variables: dict[str, str]  # HF_HUB_OFFLINE=1 when the hub cannot be reached: fail in seconds, not retries
+    offline: str = ""  # why the hub cannot be reached, if it cannot
+
+
+def check_output_folder(output: Path) -> Check:
+    """The output folder: writable, and holding no other run (a run is never written over another)."""
+    writable = check_writable_folder("output folder", output, "--output_path")
+    if writable.blocks:
+        return writable
+    earlier = sorted(output.rglob("*_results.json")) if output.is_dir() else []
+    if earlier:
+        return Check("output folder", FAIL, f"{output} already holds a run ({earlier[-1].relative_to(output)})",
+                     "choose an empty --output_path (runs are never written over one another), or move that run "
+                     "away; to finish a run that stopped, run the same command again into a new folder: the "
+                     "journal generates only what is missing")
+    return writable
+
+
+def encoder_check(encoder: str | None, home: Path | None, reachable: bool, why: str) -> Check:
+    """check_encoder, a success remembered per environment, encoder and hub access (a load costs seconds)."""
+    from finebench import atomic
+    from finebench.scoring.encoders import selected_encoder_name
+
+    selected = selected_encoder_name(encoder)
+    slug = hashlib.sha256(f"{environment_key()}:{selected}:{reachable}".encode()).hexdigest()[:16]
+    cached = (home or finebench_home()) / "cache" / f"encoder-probe-{slug}.json"
+    if cached.is_file():
+        return Check(**json.loads(cached.read_text("utf-8")))
+    check = check_encoder(encoder, hub=(reachable, why))
+    if not check.blocks:
+        try:
+            atomic.write_json(cached, asdict(check))
+        except (OSError, FinebenchError):
+            pass  # without the cache the encoder is simply loaded again next time
+    return check
+
+
+def preflight(selection: str | None, output: Path | None = None, home: Path | None = None,
+              encoder: str | None = None) -> Preflight:
+    """The quick checks an evaluation runs before its first generation: seconds (the slow probes are
+    remembered per environment), no GPU. The text encoder is loaded when an open-world task is selected."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reachable, why = hub_reachable()
+    variables = {} if reachable or os.environ.get("HF_HUB_OFFLINE") else {"HF_HUB_OFFLINE": "1"}
     checks = [check_lock(), check_writable_folder(HOME_VARIABLE, home or finebench_home())]
     if output is not None:
-        checks.append(check_writable_folder("output folder", output, "--output_path"))
-    report = evaluator_report(home)
-    checks += lmms_eval_checks(report, tasks_checked=False)
+        checks.append(check_output_folder(output))
+    with ThreadPoolExecutor(2) as pool:  # the two probes, when not remembered, run at the same time
+        report = pool.submit(evaluator_report, home)
+        text_encoder = pool.submit(encoder_check, encoder, home, reachable, why) if selection and \
+            open_world_selected(selection) and extras.installed_version("lmms-eval") else None
+        report = report.result()
+        checks += lmms_eval_checks(report, tasks_checked=False)
+        if text_encoder is not None:
+            checks.append(text_encoder.result())
     if selection and "tasks" in report:
         checks.append(check_task_selection(selection, report["tasks"]["names"]))
     if selection:
         checks += [check for check in check_prepared(selected_units(selection), home) if check.status != OK]
-    return [check for check in checks if check is not None]
+    return Preflight([check for check in checks if check is not None], variables, why)
 
 
 def require_preflight(what: str, selection: str | None, output: Path | None = None,
-                      home: Path | None = None) -> None:
-    """Run the preflight; print its warnings; raise with every blocker and its fix."""
-    checks = preflight(selection, output, home)
-    for check in checks:
+                      home: Path | None = None, encoder: str | None = None) -> dict[str, str]:
+    """Run the preflight; print its warnings; raise with every blocker and its fix; return the variables
+    the evaluation needs."""
+    found = preflight(selection, output, home, encoder)
+    for check in found.checks:
         if check.status == WARN:
             print(f"finebench {what}: warning: {check.name}: {check.found}", file=sys.stderr)
-    blockers = [check for check in checks if check.blocks]
+    blockers = [check for check in found.checks if check.blocks]
     if blockers:
         raise FinebenchError(
             f"cannot start: {len(blockers)} check{'s' if len(blockers) > 1 else ''} failed before any generation:\n"
             + "\n".join(f"  ✗ {check.name}: {check.found}" for check in blockers),
             "; ".join(dict.fromkeys(check.fix for check in blockers if check.fix)))
+    if found.variables:
+        print(f"finebench {what}: the model hub cannot be reached ({found.offline}): running with HF_HUB_OFFLINE=1, "
+              "models and the text encoder come from the local cache", file=sys.stderr)
+    return found.variables
 
 
-def preflight_evaluation(what: str, arguments: Sequence[str], home: Path | None = None) -> None:
-    """The quick checks for the run these lmms-eval arguments describe (raises on a blocker)."""
+def preflight_evaluation(what: str, arguments: Sequence[str], home: Path | None = None,
+                         encoder: str | None = None) -> dict[str, str]:
+    """The quick checks for the run these lmms-eval arguments describe (raises on a blocker); the variables
+    the evaluation needs."""
     from .evalrun import option_value
 
     started = time.perf_counter()
     tasks, output = option_value(arguments, "--tasks"), option_value(arguments, "--output_path")
-    require_preflight(what, tasks, Path(output) if output else None, home)
-    print(f"finebench {what}: preflight passed in {time.perf_counter() - started:.1f} s "
-          "(lmms-eval's evaluator, the prepared data of the selected tasks, writable folders)", file=sys.stderr)
+    variables = require_preflight(what, tasks, Path(output) if output else None, home, encoder)
+    print(f"finebench {what}: preflight passed in {time.perf_counter() - started:.1f} s (lmms-eval's evaluator, "
+          "the text encoder, the prepared data of the selected tasks, the output folder)", file=sys.stderr)
+    return variables
 
 
 def render(checks: Sequence[Check]) -> str:

@@ -1,15 +1,18 @@
 """`finebench eval`: lmms-eval with finebench's task folder included.
 
 Everything after `finebench eval` goes to lmms-eval unchanged, plus `--include_path
-<tasks folder>` (unless given) and the text encoder chosen with `--encoder`. lmms-eval
-exits 0 on many errors, so when --output_path is given the wrapper checks that a new
-results file appeared and fails loudly otherwise. lmms-eval reads --output_path (and
---model_args) as key=value pairs split on ',': a folder whose path holds ',' or '=' is
-handed to it as a symlink in a private temporary folder (PathLinks).
+<tasks folder>` (unless given), the text encoder chosen with `--encoder` and the journal's
+folder. lmms-eval exits 0 on many errors, so when --output_path is given the wrapper checks
+that a new results file appeared, and that every line was scored, and fails loudly otherwise.
+lmms-eval reads --output_path (and --model_args) as key=value pairs split on ',': a folder
+whose path holds ',' or '=' is handed to it as a symlink in a private temporary folder
+(PathLinks). lmms-eval runs under a guard: killed with this process, its tree goes too.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import shutil
 import subprocess
@@ -23,6 +26,8 @@ from finebench.errors import FinebenchError
 from finebench.home import HOME_VARIABLE
 from finebench.scoring.encoders import ENCODER_VARIABLE
 
+from . import guard
+from .journal import JOURNAL_VARIABLE
 from .taskgen import tasks_dir
 
 SEPARATORS = ",="  # lmms-eval splits the values of --output_path and --model_args on these
@@ -101,11 +106,16 @@ def with_option(arguments: Sequence[str], name: str, value: str) -> list[str]:
 
 
 def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Path | None = None,
-                  log: Path | None = None, variables: Mapping[str, str] | None = None, processes: int = 1) -> int:
-    """Run lmms-eval; ``home`` is the FINEBENCH_HOME its task hooks read the prepared data from,
-    ``log`` a file for its output (default: this terminal), ``variables`` more of its environment,
-    ``processes`` data-parallel processes."""
+                  log: Path | None = None, variables: Mapping[str, str] | None = None, processes: int = 1,
+                  journal: Path | None = None) -> int:
+    """Run lmms-eval under a guard (its whole process tree dies with this process); ``home`` is the
+    FINEBENCH_HOME its task hooks read the prepared data from, ``log`` a file for its output (default: this
+    terminal), ``variables`` more of its environment, ``processes`` data-parallel processes, ``journal``
+    the generation journal's folder (None: none)."""
     environment = {**os.environ, **(variables or {})}
+    environment.pop(JOURNAL_VARIABLE, None)
+    if journal is not None:
+        environment[JOURNAL_VARIABLE] = str(journal)
     if encoder:
         environment[ENCODER_VARIABLE] = encoder
     if home is not None:
@@ -114,11 +124,11 @@ def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Pa
     with PathLinks() as links:
         command = lmms_eval_command(arguments, links, processes)
         if log is None:
-            code = subprocess.call(command, env=environment)
+            code = guard.call(command, env=environment)
         else:
             log.parent.mkdir(parents=True, exist_ok=True)
             with open(log, "w") as handle:
-                code = subprocess.call(command, env=environment, stdout=handle, stderr=subprocess.STDOUT)
+                code = guard.call(command, env=environment, stdout=handle, stderr=subprocess.STDOUT)
     output = option_value(arguments, "--output_path")
     if code == 0 and output:
         fresh = [path for path in Path(output).rglob("*_results.json") if path.stat().st_mtime >= started]
@@ -126,4 +136,20 @@ def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Pa
             print(f"finebench eval: lmms-eval wrote no results to {output}; its log {log or 'above'} says why "
                   "(add --verbosity DEBUG for the full traceback)", file=sys.stderr)
             return 1
+        unscored = [task for path in fresh for task in unscored_tasks(path)]
+        if unscored:
+            print(f"finebench eval: scoring failed on {len(unscored)} task(s) ({', '.join(unscored[:4])}…): the "
+                  f"reason is above. Every generation is kept in {output}; once the cause is fixed, finish the "
+                  f"scoring without generating again:\n  finebench rescore {output} --output {output}-rescored "
+                  "[--encoder NAME]", file=sys.stderr)
+            return 1
     return code
+
+
+def unscored_tasks(results_path: Path) -> list[str]:
+    """The tasks of a results file whose metrics are not numbers: lines the task hooks could not score."""
+    from .runs import parse_task
+
+    results = json.loads(results_path.read_text("utf-8")).get("results", {})
+    return [task for task, metrics in results.items() if parse_task(task) is not None and any(
+        isinstance(value, float) and math.isnan(value) for name, value in metrics.items() if name.endswith(",none"))]

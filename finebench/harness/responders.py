@@ -11,7 +11,9 @@ In the open world the prompt lists no options, so the candidates are all classes
 dataset: the first class, a random class, every class, or the ground truth.
 Registered through the ``lmms_eval.models`` entry point: ``--model first_option``.
 
-Two variables make them instruments for testing the harness: FINEBENCH_RESPONDER_LOG=FILE
+With --model_args distinct=true, each open-world answer is a string of its own (the choice
+and the line's number), as a real model's answers are, so that scoring costs what it costs in
+a real run. Two variables make them instruments for testing the harness: FINEBENCH_RESPONDER_LOG=FILE
 appends one JSON line per request answered (task, doc_id, rank), so the requests lmms-eval
 sends can be counted, and FINEBENCH_RESPONDER_DELAY=SECONDS waits that long per request, as
 a real model would.
@@ -62,9 +64,13 @@ def formatted(answer: str) -> str:
 class ReferenceResponder(lmms):
     """Answers generate_until requests from the prompt's options (or the dataset's classes)."""
 
-    def __init__(self, seed: int | str = 0, batch_size: int | str = 1, **_ignored) -> None:
+    def __init__(self, seed: int | str = 0, batch_size: int | str = 1, distinct: bool | str = False,
+                 **_ignored) -> None:
         super().__init__()
         self.seed = int(seed)
+        # distinct=true: every open-world answer a string of its own, as a real model's are (the encoder
+        # cache cannot serve them), for measuring what scoring costs a real run
+        self.distinct = str(distinct).lower() in ("1", "true", "yes")
 
     @abc.abstractmethod
     def choose(self, candidates: Sequence[str], truth: str, key: str) -> str:
@@ -73,8 +79,12 @@ class ReferenceResponder(lmms):
     def respond(self, request: Instance) -> str:
         context, _, _, doc_id, task, split = request.args
         doc = self.task_dict[task][split][doc_id]
-        candidates = options_in_prompt(context) or list(get_dataset(str(doc["dataset"])).class_names)
-        return formatted(self.choose(candidates, str(doc["ground_truth"]), f"{self.seed}:{task}:{doc_id}"))
+        options = options_in_prompt(context)
+        candidates = options or list(get_dataset(str(doc["dataset"])).class_names)
+        answer = self.choose(candidates, str(doc["ground_truth"]), f"{self.seed}:{task}:{doc_id}")
+        if self.distinct and not options:
+            answer = f"{answer} {doc_id}"  # as long as a real answer, and no two alike within a task
+        return formatted(answer)
 
     @property
     def device(self):

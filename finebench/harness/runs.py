@@ -73,18 +73,40 @@ class Run:
         return self.results_path.with_name(samples_file_name(self.stamp, task))
 
 
-def _read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+def read_samples(path: Path) -> list[dict]:
+    """A samples file's records; a line that is not a JSON object is named by file and line number."""
+    samples = []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                sample = json.loads(line)
+            except ValueError as error:
+                raise FinebenchError(f"{path}:{number}: not a JSON line ({error.msg} at column {error.colno}); the "
+                                     "file was cut or damaged", "run the evaluation again into an empty folder "
+                                     "(finebench eval's journal generates only what is missing)") from None
+            if not isinstance(sample, dict):
+                raise FinebenchError(f"{path}:{number}: a {type(sample).__name__}, not a sample record",
+                                     "ingest only folders lmms-eval wrote with --log_samples")
+            samples.append(sample)
+    return samples
 
 
 def read_results(results_path: Path, wanted: Callable[[TaskKey], bool] = lambda key: True) -> Run:
     """One run, from its results file, with the samples of the tasks ``wanted`` picks."""
-    run = Run(results_path, json.loads(results_path.read_text("utf-8")))
+    try:
+        results = json.loads(results_path.read_text("utf-8"))
+    except ValueError as error:
+        raise FinebenchError(f"{results_path}: not JSON ({error})", "lmms-eval was stopped while writing it: "
+                             "run the evaluation again into an empty folder") from None
+    if not isinstance(results, dict):
+        raise FinebenchError(f"{results_path}: not an lmms-eval results file", "pass an lmms-eval --output_path")
+    run = Run(results_path, results)
     for key in run.tasks:
         path = run.samples_path(key.name)
         if wanted(key) and path.is_file():
-            run.samples[key.name] = _read_jsonl(path)
+            run.samples[key.name] = read_samples(path)
     return run
 
 

@@ -7,10 +7,13 @@ this module is how they were written, and the test suite checks that they still 
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
 from finebench.scoring.metrics import CLOSED_METRICS, OPEN_METRICS
+from finebench.scoring.prompts import prompt_hash
 
 from .tasknames import VARIANTS, groups, leaf_tasks, task_name
 
@@ -35,9 +38,8 @@ lmms_eval_specific_kwargs:
     pre_prompt: ""
     post_prompt: ""
     step_by_step: false
-metadata:
-  version: 1
 """
+TASK_VERSION = 1  # lmms-eval's task version; raise it when a task's meaning changes
 
 
 class Hooks(NamedTuple):
@@ -58,7 +60,7 @@ HOOKS = {
 WORLD_METRICS = {"closed": CLOSED_METRICS, "open": OPEN_METRICS}
 
 
-def _task_yaml(variant: str, dataset: str, split: str, lite: bool) -> str:
+def _task_body(variant: str, dataset: str, split: str, lite: bool) -> str:
     hooks = HOOKS[variant]
     visual = f"doc_to_visual: !function utils.{hooks.doc_to_visual}\n" if hooks.doc_to_visual else ""
     metric_lines = "".join(
@@ -71,11 +73,35 @@ def _task_yaml(variant: str, dataset: str, split: str, lite: bool) -> str:
             f"metric_list:\n{metric_lines}")
 
 
+@cache
+def config_hashes() -> dict[str, str]:
+    """Task name -> the hash of what defines it (its YAML, the template, the prompts' wording), which
+    lmms-eval records with a run's configs (metadata.config_hash) and ingest compares with today's."""
+    hashes = {}
+    for lite in (False, True):
+        for name, variant, dataset, split in leaf_tasks(lite):
+            text = f"{_task_body(variant, dataset, split, lite)}\n{TEMPLATE}\n{TASK_VERSION}\n{prompt_hash()}"
+            hashes[name] = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashes
+
+
+def config_hash(task: str) -> str | None:
+    """Today's configuration hash of a finebench task (None for a name finebench does not generate)."""
+    return config_hashes().get(task)
+
+
+def _task_yaml(variant: str, dataset: str, split: str, lite: bool) -> str:
+    name = task_name(variant, dataset, split, lite)
+    return (f"{_task_body(variant, dataset, split, lite)}"
+            f"metadata:\n  version: {TASK_VERSION}\n  config_hash: {config_hash(name)}\n")
+
+
 def _group_yaml(name: str, members: list[str], metrics: tuple[str, ...]) -> str:
     tasks = "".join(f"  - {member}\n" for member in members)
     aggregate = "".join(f"  - metric: {metric}\n    aggregation: mean\n    weight_by_size: false\n"
                         for metric in metrics)
-    return f"{HEADER}group: {name}\ntask:\n{tasks}aggregate_metric_list:\n{aggregate}metadata:\n  version: 1\n"
+    return (f"{HEADER}group: {name}\ntask:\n{tasks}aggregate_metric_list:\n{aggregate}"
+            f"metadata:\n  version: {TASK_VERSION}\n")
 
 
 def generate() -> dict[str, str]:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import io
-from typing import Mapping
+import sys
+from typing import Callable, Mapping
 
 from finebench.data.fewshot import DEFAULT_SHOTS, fewshot_path
 from finebench.data.store import PreparedStore
@@ -16,7 +17,7 @@ from finebench.errors import FinebenchError
 from finebench.home import prepared_dir
 from finebench.scoring.encoders import load_encoder
 from finebench.scoring.prompts import STEP_BY_STEP, closed_prompt, open_prompt
-from finebench.scoring.scoring import mean_percent, score_closed, score_open_batch
+from finebench.scoring.scoring import mean_percent, open_world_texts, score_closed, score_open_batch, unscored
 
 Doc = Mapping[str, object]
 
@@ -96,11 +97,47 @@ def open_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None)
 
 
 def closed_process_results(doc: Doc, results: list[str]) -> dict:
-    return score_closed(doc, results[0])
+    return scored_or_kept(lambda: score_closed(doc, results[0]), doc, "closed")
 
 
 def open_process_results(doc: Doc, results: list[str]) -> dict:
-    return score_open_batch([doc], [results[0]], load_encoder())[0]
+    return scored_or_kept(lambda: score_open_batch([doc], [results[0]], load_encoder())[0], doc, "open")
+
+
+def prefetch_embeddings(requests: list, answers: list) -> None:
+    """Have the text encoder embed the texts of these open-world answers in the background, in its large
+    batches: lmms-eval scores line by line, and a line whose strings are not embedded yet would cost one
+    forward pass of its own (a real model's answers are all distinct). A failure is left to scoring, which
+    reports it."""
+    from lmms_eval.api.instance import unwrap_generation_output
+
+    from .runs import parse_task
+
+    texts = [text for request, answer in zip(requests, answers)
+             if (key := parse_task(request.task_name)) is not None and key.world == "open"
+             for text in open_world_texts(str(unwrap_generation_output(answer)[0]))]
+    if texts:
+        try:
+            load_encoder().prefetch(texts)
+        except Exception:  # noqa: BLE001  the line-by-line scoring meets the same failure and keeps the run
+            pass
+
+
+_reported: set[str] = set()
+
+
+def scored_or_kept(score: Callable[[], dict], doc: Doc, world: str) -> dict:
+    """The line's records; if scoring fails (an encoder that cannot load, a bug), records that say so, so that
+    lmms-eval still writes the run with every generation instead of retrying and discarding it. finebench
+    eval and ingest refuse such a run and point to `finebench rescore`."""
+    try:
+        return score()
+    except Exception as error:  # whatever broke, the generations must reach the disk
+        message = f"{type(error).__name__}: {error}".replace("\n", " ")
+        if message not in _reported:
+            _reported.add(message)
+            print(f"finebench: scoring failed, the generations are kept in the samples: {message}", file=sys.stderr)
+        return unscored(doc, world, message)
 
 
 def aggregate_percent(records: list) -> float:

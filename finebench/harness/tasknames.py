@@ -155,17 +155,27 @@ def rename_legacy(selection: str) -> tuple[str, list[str]]:
     return ",".join(items), notes
 
 
-def selected_units(selection: str) -> set[str]:
-    """The prepared units (``bird_seen``, …) that an lmms-eval --tasks value reads, through its
-    tasks, groups and fnmatch patterns; names that match nothing add nothing (lmms-eval reports them)."""
-    leaves = {name: f"{dataset}_{split}" for lite in (False, True) for name, _, dataset, split in leaf_tasks(lite)}
+def selected_tasks(selection: str) -> set[str]:
+    """The finebench tasks an lmms-eval --tasks value runs, through its tasks, groups and fnmatch patterns;
+    names that match nothing add nothing (lmms-eval reports them)."""
+    leaves = {name for lite in (False, True) for name, *_ in leaf_tasks(lite)}
     members = {name: names for lite in (False, True) for name, (names, _) in groups(lite).items()}
 
-    def units(name: str) -> set[str]:
-        if name in leaves:
-            return {leaves[name]}
-        return {unit for member in members.get(name, ()) for unit in units(member)}
+    def tasks(name: str) -> set[str]:
+        return {name} if name in leaves else {task for member in members.get(name, ()) for task in tasks(member)}
 
     names = [*leaves, *members]
-    return {unit for pattern in selection.split(",") if pattern.strip()
-            for name in fnmatch.filter(names, pattern.strip()) for unit in units(name)}
+    return {task for pattern in selection.split(",") if pattern.strip()
+            for name in fnmatch.filter(names, pattern.strip()) for task in tasks(name)}
+
+
+def selected_units(selection: str) -> set[str]:
+    """The prepared units (``bird_seen``, …) that an lmms-eval --tasks value reads."""
+    units = {name: f"{dataset}_{split}" for lite in (False, True) for name, _, dataset, split in leaf_tasks(lite)}
+    return {units[task] for task in selected_tasks(selection)}
+
+
+def open_world_selected(selection: str) -> bool:
+    """Whether an lmms-eval --tasks value runs an open-world task (whose scoring needs the text encoder)."""
+    worlds = {name: VARIANTS[variant].world for lite in (False, True) for name, variant, *_ in leaf_tasks(lite)}
+    return any(worlds[task] == "open" for task in selected_tasks(selection))

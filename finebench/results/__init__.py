@@ -2,6 +2,7 @@
 
     entries                the entry schema (one per model, revision, protocol, subset), read and write
     ingest                 an lmms-eval run -> entries with 95% intervals and provenance
+    wholeness              whether a run is whole (every line of each task once, all scored)
     tables                 the paper's Tables 1, 2, 6 and 7 from any entries
     reported               the paper's own rows, transcribed (package data: results/reported/)
 

@@ -4,6 +4,8 @@
      "subset": "full" | "lite", "text_encoder": …, "source": "reported" | "reproduced" | "submitted",
      "scores": {<metric>: {<dataset>: {"seen": CELL, "unseen": CELL},
                            "average": {"seen": CELL, "unseen": CELL, "mean": CELL}}},
+     "partial": null | why the entry covers fewer lines than its subset (a --limit run, or one
+                admitted with `ingest --allow-partial`),
      "provenance": {…}}
 
 A CELL is {"value": percent, "n": lines, "ci95": [low, high]}; the averages are the
@@ -66,6 +68,7 @@ SCHEMA = {
         },
         "protocol": {"enum": [protocol.value for protocol in Protocol]},
         "subset": {"enum": list(SUBSETS)},
+        "partial": {"type": ["string", "null"]},
         "text_encoder": {"type": ["string", "null"]},
         "source": {"enum": [source.value for source in Source]},
         "scores": {
@@ -156,6 +159,8 @@ def format_table(entry: dict) -> str:
     lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width) for i, (cell, width) in
                        enumerate(zip(row, widths))) for row in rows]
     title = f"{entry['model']['name']} · protocol {entry['protocol']} · {entry.get('subset', 'full')}"
+    if entry.get("partial"):
+        title += f" · PARTIAL ({entry['partial']})"
     encoder = entry.get("text_encoder")
     return "\n".join([title + (f" · encoder {encoder}" if encoder else ""), *lines])
 

@@ -7,6 +7,7 @@ independently, then averaged), so every figure carries its uncertainty.
 
 from __future__ import annotations
 
+import sys
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +34,7 @@ from finebench.scoring.stats import bootstrap_means, interval
 
 from . import entries
 from .entries import Source
+from .wholeness import check_run
 
 # protocol -> entry metric -> (world, option order, lmms-eval metric); the open world shows no options (None)
 SOURCES = {
@@ -100,7 +102,15 @@ def _encoder(run: Run) -> str | None:
     return None
 
 
-def _provenance(run: Run) -> dict:
+def _task_configurations(run: Run) -> dict:
+    """Each task's version and configuration hash as the run recorded them (lmms-eval's configs)."""
+    configs = run.results.get("configs", {})
+    return {key.name: {"version": run.results.get("versions", {}).get(key.name),
+                       "config_hash": (configs.get(key.name, {}).get("metadata") or {}).get("config_hash")}
+            for key in run.tasks}
+
+
+def _provenance(run: Run, wholeness: dict) -> dict:
     configs = run.results.get("configs", {})
     first = next((configs[key.name] for key in run.tasks if key.name in configs), {})
     return {
@@ -113,6 +123,10 @@ def _provenance(run: Run) -> dict:
         "cli_generation_override": run.results.get("config", {}).get("gen_kwargs") or None,
         "model_args": run.results.get("config", {}).get("model_args"),
         "tasks": sorted(key.name for key in run.tasks),
+        "task_configurations": _task_configurations(run),
+        "tasks_differ": wholeness["tasks_differ"],
+        "limit": run.results.get("config", {}).get("limit"),
+        "missing_lines": wholeness["missing_lines"],
         "run": str(run.results_path),
         "run_date": run.results.get("date"),
         "ingested_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -131,7 +145,10 @@ def _installed_version(package: str) -> str | None:
 
 
 def build_entries(run: Run, name: str | None = None, family: str | None = None, source: Source = Source.REPRODUCED,
-                  parameters: float | None = None, model_id: str | None = None) -> list[dict]:
+                  parameters: float | None = None, model_id: str | None = None,
+                  allow_partial: bool = False) -> list[dict]:
+    """The run's entries, one per protocol, once the run is known whole (wholeness.check_run; a partial run
+    only when ``allow_partial``, and marked so)."""
     if not run.tasks:
         raise FinebenchError(f"{run.results_path} holds no finegrained_* task",
                              f"run lmms-eval with --tasks {benchmark_group()} (or {benchmark_group(lite=True)})")
@@ -145,8 +162,10 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None, 
         raise FinebenchError(f"{run.results_path} mixes inference strategies ({', '.join(sorted(strategies))})",
                              "run each strategy (" + ", ".join(suite(variant, lite) for variant in STRATEGY_VARIANTS)
                              + ") into its own folder")
+    wholeness = check_run(run, run.tasks, allow_partial)
     # one model, encoder and provenance (one ingested_at) for both protocols' entries of the run
-    model, encoder, provenance = _model(run, name, family, parameters, model_id), _encoder(run), _provenance(run)
+    model, encoder = _model(run, name, family, parameters, model_id), _encoder(run)
+    provenance = _provenance(run, wholeness)
     built = []
     for protocol, sources in SOURCES.items():
         scores = {metric: table for metric, (world, order, name_) in sources.items()
@@ -156,14 +175,37 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None, 
         built.append(entries.validate({  # copies: a caller may edit one entry's model or provenance (the worker does)
             "schema_version": entries.SCHEMA_VERSION, "model": dict(model), "protocol": protocol,
             "subset": "lite" if lite else "full", "text_encoder": encoder, "source": source, "scores": scores,
-            "provenance": dict(provenance),
+            "partial": wholeness["partial"], "provenance": dict(provenance),
         }))
     return built
 
 
 def ingest(folder: Path | str, output_dir: Path, name: str | None = None, family: str | None = None,
            source: Source = Source.REPRODUCED, parameters: float | None = None,
-           model_id: str | None = None) -> list[Path]:
-    run = read_run(folder)
-    return [entries.write(entry, Path(output_dir) / entries.file_name(entry))
-            for entry in build_entries(run, name, family, source, parameters, model_id)]
+           model_id: str | None = None, allow_partial: bool = False, force: bool = False) -> list[Path]:
+    built = build_entries(read_run(folder), name, family, source, parameters, model_id, allow_partial)
+    targets = [Path(output_dir) / entries.file_name(entry) for entry in built]
+    for entry, target in zip(built, targets):
+        check_replacement(entry, target, force)
+    return [entries.write(entry, target) for entry, target in zip(built, targets)]
+
+
+def check_replacement(entry: dict, target: Path, force: bool) -> None:
+    """Say what an entry replaces; refuse to replace another source's or another model's without force."""
+    if not target.is_file():
+        return
+    try:
+        old = entries.read(target)
+    except FinebenchError:
+        old = None  # a damaged file is replaced, and said so
+    if old is None:
+        print(f"finebench ingest: replacing the unreadable {target}", file=sys.stderr)
+        return
+    clashes = [f"{what} {old_value!r} (new: {new_value!r})" for what, old_value, new_value in (
+        ("source", old["source"], str(entry["source"])), ("model id", old["model"].get("id"), entry["model"].get("id")))
+        if old_value != new_value]
+    if clashes and not force:
+        raise FinebenchError(f"{target} holds the entry of another run: its {' and '.join(clashes)}",
+                             "give this model another --name, or pass --force to replace it")
+    print(f"finebench ingest: replacing {target} (ingested {old['provenance'].get('ingested_at', '?')} from "
+          f"{old['provenance'].get('run', '?')})", file=sys.stderr)

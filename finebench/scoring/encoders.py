@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -68,6 +69,8 @@ class TextEncoder(ABC):
         # so model calls take turns; the cache has its own lock so that lines whose strings
         # are all cached never wait behind another thread's forward pass.
         self._model_lock = threading.Lock()
+        self._pending: dict[str, threading.Event] = {}  # texts being prefetched -> set when they are done
+        self._prefetcher: ThreadPoolExecutor | None = None
 
     @abstractmethod
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
@@ -85,8 +88,37 @@ class TextEncoder(ABC):
             vectors = self._embed_batch(texts)
         return vectors / np.clip(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12, None)
 
+    def prefetch(self, texts: Sequence[str]) -> None:
+        """Embed these texts in a background thread (one per encoder, so batches queue in order); embed()
+        waits for a text being prefetched instead of encoding it twice."""
+        done = threading.Event()
+        with self._cache_lock:
+            missing = [text for text in dict.fromkeys(texts) if text not in self._cache and text not in self._pending]
+            self._pending.update(dict.fromkeys(missing, done))
+        if not missing:
+            return
+        if self._prefetcher is None:
+            self._prefetcher = ThreadPoolExecutor(1, thread_name_prefix="finebench-prefetch")
+        self._prefetcher.submit(self._prefetch, missing, done)
+
+    def _prefetch(self, texts: list[str], done: threading.Event) -> None:
+        try:
+            for start in range(0, len(texts), BATCH_SIZE):
+                self._encode(texts[start:start + BATCH_SIZE])
+        except Exception:  # noqa: BLE001  embed() encodes what is left, and raises the failure where it is used
+            pass
+        finally:
+            with self._cache_lock:
+                for text in texts:
+                    self._pending.pop(text, None)
+            done.set()
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of texts, in order; only strings not seen before reach the model."""
+        with self._cache_lock:
+            prefetching = {self._pending[text] for text in texts if text not in self._cache and text in self._pending}
+        for done in prefetching:
+            done.wait()
         with self._cache_lock:
             missing = list(dict.fromkeys(text for text in texts if text not in self._cache))
         for start in range(0, len(missing), BATCH_SIZE):
@@ -161,10 +193,20 @@ def create_encoder(name: str) -> TextEncoder:
         ) from None
 
 
+_failed: dict[str, FinebenchError] = {}
+
+
 def load_encoder(name: str | None = None) -> TextEncoder:
-    """The encoder of that name, loaded once per process (thread-safe)."""
+    """The encoder of that name, loaded once per process (thread-safe). A failure is remembered too:
+    scoring asks for the encoder once per line, and each new attempt would wait for the hub again."""
     name = selected_encoder_name(name)
     with _loading:
+        if name in _failed:
+            raise _failed[name]
         if name not in _loaded:
-            _loaded[name] = create_encoder(name)
+            try:
+                _loaded[name] = create_encoder(name)
+            except FinebenchError as error:
+                _failed[name] = error
+                raise
         return _loaded[name]

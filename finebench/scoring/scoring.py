@@ -17,6 +17,7 @@ from .matching import named_classes, only_target
 from .parsing import finebench_answer, official_answer
 
 Doc = Mapping[str, object]
+SCORING_ERROR = "scoring_error"  # in every metric record of a line that could not be scored
 
 
 def record_identity(doc: Doc) -> dict:
@@ -40,14 +41,19 @@ def score_closed(doc: Doc, output: str) -> dict[str, dict]:
     }
 
 
+def open_world_texts(output: str) -> tuple[str, str]:
+    """The two texts of an open-world output that are compared with the class name: what the official
+    scorer reads, and the finebench answer."""
+    return metrics.official_open_text(official_answer(output), output), finebench_answer(output)
+
+
 def score_open_batch(docs: Sequence[Doc], outputs: Sequence[str], encoder: TextEncoder) -> list[dict[str, dict]]:
     """Score open-world generations, encoding every distinct string of the batch once."""
     parsed = []
     pairs = []
     for doc, output in zip(docs, outputs):
         truth = str(doc["ground_truth"])
-        official_text = metrics.official_open_text(official_answer(output), output)
-        answer = finebench_answer(output)
+        official_text, answer = open_world_texts(output)
         parsed.append((official_text, answer))
         pairs += [(official_text, truth), (str(doc["official_super_category"]), truth),
                   (answer, truth), (str(doc["super_category"]), truth)]
@@ -72,6 +78,18 @@ def score_open_batch(docs: Sequence[Doc], outputs: Sequence[str], encoder: TextE
                 "super_category": doc["super_category"], "encoder": encoder.name, **identity},
         })
     return records
+
+
+def unscored(doc: Doc, world: str, error: str) -> dict[str, dict]:
+    """The records of a line that could not be scored: each metric NaN, with the error and the fields that
+    `finebench rescore` reads back, so the run and its generations are kept and can be scored later."""
+    base = {**record_identity(doc), "score": float("nan"), SCORING_ERROR: error}
+    if world == "closed":
+        return {metrics.OFFICIAL_ACCURACY: dict(base),
+                metrics.FINEBENCH_ACCURACY: {**base, "named": [], "options": list(doc["balanced_options"])}}
+    return {metrics.OFFICIAL_INCLUSION: dict(base), metrics.FINEBENCH_INCLUSION: dict(base),
+            metrics.OFFICIAL_SIMILARITY: {**base, "super_category": doc["official_super_category"]},
+            metrics.FINEBENCH_SIMILARITY: {**base, "super_category": doc["super_category"]}}
 
 
 def mean_percent(records: Sequence[Mapping]) -> float:
