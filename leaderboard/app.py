@@ -17,7 +17,7 @@ from finebench import atomic
 from finebench.data.registry import DATASET_KEYS
 from finebench.errors import FinebenchError
 from finebench.harness.tasknames import BASELINE_TASKS
-from finebench.results.entries import FAMILIES
+from finebench.results.entries import FAMILIES, SUBSETS
 from finebench.scoring.protocols import Protocol
 
 from . import data, detail
@@ -77,8 +77,9 @@ class Leaderboard:
     def encoders(self) -> list[str]:
         return sorted({e.get("text_encoder") for e in self.entries if e.get("text_encoder")})
 
-    def view(self, title: str, search, families, sizes, protocols, sources, encoders, columns) -> pd.DataFrame:
-        frame = data.filter_frame(self.frames[title], search, families, sizes, protocols, sources, encoders)
+    def view(self, title: str, search, families, sizes, protocols, sources, encoders, columns,
+             subset: str = "full") -> pd.DataFrame:
+        frame = data.filter_frame(self.frames[title], search, families, sizes, protocols, sources, encoders, subset)
         chosen = [c for c in ALL_COLUMNS if c in (columns or DEFAULT_COLUMNS)]
         return frame[chosen]
 
@@ -187,7 +188,8 @@ def build_app(settings: Settings) -> gr.Blocks:
             protocols = gr.CheckboxGroup(list(PROTOCOLS), label="Protocol")
             sources = gr.CheckboxGroup(list(SOURCES), label="Source")
             encoder_box = gr.CheckboxGroup(board.encoders(), label="Text encoder")
-        filters = [search, families, sizes, protocols, sources, encoder_box, columns]
+            subset = gr.Radio(list(SUBSETS), value="full", label="Subset (ranked separately)", elem_id="subset")
+        filters = [search, families, sizes, protocols, sources, encoder_box, columns, subset]
         with gr.Tabs():
             tables, scatter = _metric_tabs(board)
             dataset, dataset_table, bars = _dataset_tab(board)

@@ -29,7 +29,8 @@ def add_commands(commands) -> None:
     submit.add_argument("model", help="Hugging Face id (owner/name), an absolute path, or a reference responder")
     submit.add_argument("--revision", default="main")
     submit.add_argument("--precision", choices=PRECISIONS, default="bfloat16")
-    submit.add_argument("--family", choices=FAMILIES, default="general MLLM")
+    submit.add_argument("--family", choices=FAMILIES,
+                        help="default: reference responder with --backend responder, else general MLLM")
     submit.add_argument("--backend", choices=list(BACKENDS), default="hf")
     submit.add_argument("--protocol", choices=list(Protocol), type=Protocol, default=Protocol.FINEBENCH)
     submit.add_argument("--contact", required=True, help="e-mail or Hugging Face user name")
@@ -61,7 +62,8 @@ def run_submit(args: argparse.Namespace) -> None:
     from .submission import validate_submission
 
     settings = load_settings()
-    request = validate_submission(args.model, args.revision, args.precision, args.family, args.backend,
+    family = args.family or ("reference responder" if args.backend == "responder" else "general MLLM")
+    request = validate_submission(args.model, args.revision, args.precision, family, args.backend,
                                   args.contact, args.protocol, settings)
     queue = Queue(open_storage(settings.queue))
     try:

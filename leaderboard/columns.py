@@ -54,7 +54,7 @@ def _model(entry: dict, metric: str) -> str:
 COLUMNS = (
     Column("rank", "number", True, None),
     Column("model", "str", True, _model),
-    Column("family", "str", True, lambda entry, metric: entry["model"].get("family") or ""),
+    Column("family", "str", True, lambda entry, metric: entry["model"].get("family") or "unspecified"),
     Column("size (B)", "number", True, lambda entry, metric: entry["model"].get("parameters")),
     Column("protocol", "str", True, lambda entry, metric: entry["protocol"]),
     Column("source", "str", True, lambda entry, metric: entry["source"]),

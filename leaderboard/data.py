@@ -47,18 +47,21 @@ def metric_frame(all_entries: Sequence[dict], metric: str) -> pd.DataFrame:
 
 
 def rank(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rank by mean; rows whose 95% intervals overlap share a rank (1 + the rows clearly ahead)."""
+    """Rank by mean within each subset (a lite entry, 600 lines, is never ranked among full-benchmark rows);
+    rows whose 95% intervals overlap share a rank (1 + the rows of the subset clearly ahead)."""
     frame = frame.sort_values("mean", ascending=False, na_position="last").reset_index(drop=True)
     lows = frame["_low"].fillna(float("-inf")).to_numpy()
     highs = frame["_high"].fillna(float("-inf")).to_numpy()
-    frame.insert(0, "rank", [int((lows > high).sum()) + 1 for high in highs])
+    subsets = frame["subset"].to_numpy()
+    frame.insert(0, "rank", [int(((lows > high) & (subsets == subset)).sum()) + 1
+                             for high, subset in zip(highs, subsets)])
     return frame
 
 
 def filter_frame(frame: pd.DataFrame, search: str = "", families: Sequence[str] = (), sizes: Sequence[str] = (),
                  protocols: Sequence[str] = (), sources: Sequence[str] = (),
-                 encoders: Sequence[str] = ()) -> pd.DataFrame:
-    mask = pd.Series(True, index=frame.index)
+                 encoders: Sequence[str] = (), subset: str = "full") -> pd.DataFrame:
+    mask = frame["subset"] == (subset or "full")  # one subset at a time: their ranks are their own
     if search:
         terms = [term.strip().lower() for term in search.split(";") if term.strip()]
         mask &= frame["model"].str.lower().apply(lambda name: any(term in name for term in terms))

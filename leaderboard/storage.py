@@ -8,10 +8,14 @@ revision that fails when someone else committed the same file first on the Hub).
 from __future__ import annotations
 
 import os
+import random
+import time
 from abc import ABC, abstractmethod
 from pathlib import Path
 
 from finebench import atomic
+
+CREATE_ATTEMPTS = 20  # conditional commits tried before a busy Hub repository is reported
 
 
 class AlreadyExists(Exception):
@@ -100,16 +104,22 @@ class HubStorage(Storage):
     def write(self, path: str, data: bytes) -> None:
         self._commit(path, data, None)
 
-    def create(self, path: str, data: bytes) -> None:
-        head = self.api.dataset_info(self.repo_id).sha
-        if path in self.api.list_repo_files(self.repo_id, repo_type="dataset", revision=head):
-            raise AlreadyExists(path)
-        try:
-            self._commit(path, data, head)  # refused if the repository moved on since `head`
-        except Exception as error:
-            if path in self.api.list_repo_files(self.repo_id, repo_type="dataset"):
-                raise AlreadyExists(path) from error
-            raise
+    def create(self, path: str, data: bytes, attempts: int = CREATE_ATTEMPTS) -> None:
+        """A commit conditioned on the head it was checked against: if the repository moved on meanwhile
+        (another worker's commit, of this file or any other), look again and retry."""
+        for attempt in range(attempts):
+            head = self.api.dataset_info(self.repo_id).sha
+            if path in self.api.list_repo_files(self.repo_id, repo_type="dataset", revision=head):
+                raise AlreadyExists(path)
+            try:
+                self._commit(path, data, head)  # refused if the repository moved on since `head`
+                return
+            except Exception as error:  # the Hub answers a moved head with an HTTP error (412)
+                if path in self.api.list_repo_files(self.repo_id, repo_type="dataset"):
+                    raise AlreadyExists(path) from error
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(random.uniform(0.05, 0.5) * (attempt + 1))  # spread the retries of racing workers
 
     def describe(self, path: str) -> str:
         return f"https://huggingface.co/datasets/{self.repo_id}/blob/main/{path}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -23,40 +24,56 @@ from finebench import atomic
 from finebench.errors import FinebenchError
 from finebench.harness import guard
 from finebench.harness.doctor import preflight_evaluation
+from finebench.harness.evalrun import PathLinks
 from finebench.harness.runs import read_run
 from finebench.harness.tasknames import protocol_tasks
 from finebench.results import entries
 from finebench.results.entries import Source
 from finebench.results.ingest import build_entries
 
-from .queue import PENDING, Queue, Request
+from .queue import PENDING, LostClaim, Queue, Request
 from .settings import Settings
 from .storage import Storage
+from .submission import ARGUMENT_SEPARATORS, recheck
 
 HEARTBEAT_SECONDS = 30
 
 
-def resolve_pretrained(request: Request) -> str:
-    """A local folder for the model at the requested revision (downloaded once from the Hub).
-
-    Submission stores a local checkpoint as its resolved absolute path, so any other name is a Hub id.
-    """
+def resolve_pretrained(request: Request) -> Path:
+    """A local folder for the model: a local checkpoint as submitted (stored as its resolved absolute path),
+    else the Hub snapshot at the commit the revision resolved to at submission (downloaded once)."""
     if Path(request.model).is_absolute():
-        return request.model
+        return Path(request.model)
     from huggingface_hub import snapshot_download
 
-    return snapshot_download(request.model, revision=request.revision, allow_patterns=None)
+    return Path(snapshot_download(request.model, revision=request.sha or request.revision))
 
 
-def evaluation_arguments(request: Request, output: Path, lite: bool, extra_model_args: str = "",
-                         gen_kwargs: str = "") -> list[str]:
+def model_arguments(pairs: dict[str, str]) -> str:
+    """--model_args from pairs, each value exactly one argument: lmms-eval splits on ',' and '=', and the
+    last key wins, so a value holding either could add or override arguments."""
+    for key, value in pairs.items():
+        if any(character in str(value) for character in ARGUMENT_SEPARATORS):
+            raise FinebenchError(f"the model argument {key}={value!r} holds ',', '=' or a line break, which "
+                                 "lmms-eval would read as more arguments", "the worker never passes such a value")
+    return ",".join(f"{key}={value}" for key, value in pairs.items())
+
+
+def evaluation_arguments(request: Request, output: Path, lite: bool, settings: Settings, links: PathLinks,
+                         extra_model_args: str = "", gen_kwargs: str = "") -> list[str]:
+    """lmms-eval's arguments for the request. The model folder is checked again as it is about to be loaded,
+    and handed over by a path without separators; custom code runs only for allow-listed models."""
     arguments = ["--tasks", protocol_tasks(request.protocol, lite), "--log_samples", "--output_path", str(output)]
     if request.backend == "responder":
         return ["--model", request.model, *arguments]
-    key = "model" if request.backend == "vllm" else "pretrained"
-    model_args = f"{key}={resolve_pretrained(request)}" + (f",{extra_model_args}" if extra_model_args else "")
+    folder = resolve_pretrained(request)
+    recheck(request, folder, settings)
     if request.backend == "vllm":
-        model_args += f",dtype={request.precision}"
+        pairs = {"model": links.carry(folder), "dtype": request.precision,
+                 "trust_remote_code": str(request.model in settings.allow_custom_code)}
+    else:  # lmms-eval's qwen2_5_vl loads in bfloat16 (submission refuses another precision) and never trusts code
+        pairs = {"pretrained": links.carry(folder)}
+    model_args = model_arguments(pairs) + (f",{extra_model_args}" if extra_model_args else "")
     arguments = ["--model", request.lmms_eval_model, "--model_args", model_args, *arguments]
     return arguments + (["--gen_kwargs", gen_kwargs] if gen_kwargs else [])
 
@@ -70,7 +87,8 @@ class Heartbeat:
 
     def _run(self, queue: Queue, request: Request, every: float) -> None:
         while not self._stop.wait(every):
-            queue.beat(request)
+            if not queue.beat(request):
+                return  # claimed again by another worker: this attempt's outcome will be dropped (LostClaim)
 
     def __enter__(self) -> "Heartbeat":
         self._thread.start()
@@ -91,15 +109,20 @@ def publish(entry: dict, results: Storage) -> str:
 def process(request: Request, queue: Queue, results: Storage, settings: Settings, lite: bool = False,
             extra_model_args: str = "", gen_kwargs: str = "", encoder: str | None = None,
             variables: dict[str, str] | None = None) -> None:
-    folder = settings.runs_dir / request.id
+    folder = settings.runs_dir / request.id / f"attempt-{request.attempt}"  # each claim evaluates into its own
     busy = FinebenchError(f"another worker is evaluating request {request.id} in {folder}",
                           "each request is evaluated by one worker at a time")
     try:
         with atomic.exclusive(folder / ".worker.lock", busy):
             _evaluate(request, queue, results, settings, folder, lite, extra_model_args, gen_kwargs, encoder,
                       variables or {})
+    except LostClaim as lost:
+        print(f"  {lost}")
     except Exception as error:  # any failure is the request's outcome, recorded, never the worker's end
-        queue.fail(request, f"{type(error).__name__}: {error}")
+        try:
+            queue.fail(request, f"{type(error).__name__}: {error}")
+        except LostClaim as lost:
+            print(f"  {lost}")
 
 
 def _evaluate(request: Request, queue: Queue, results: Storage, settings: Settings, folder: Path, lite: bool,
@@ -112,11 +135,11 @@ def _evaluate(request: Request, queue: Queue, results: Storage, settings: Settin
     output = folder / "output"
     if output.exists():
         shutil.rmtree(output)
-    arguments = evaluation_arguments(request, output, lite, extra_model_args, gen_kwargs)
-    # The worker ran the preflight before it evaluated this request (run_worker).
-    command = [sys.executable, "-m", "finebench", "eval", "--no-preflight",
-               *(["--encoder", encoder] if encoder else []), *arguments]
-    with Heartbeat(queue, request), open(log_path, "a") as log:
+    with PathLinks() as links, Heartbeat(queue, request), open(log_path, "a") as log:
+        arguments = evaluation_arguments(request, output, lite, settings, links, extra_model_args, gen_kwargs)
+        # The worker ran the preflight before it evaluated this request (run_worker).
+        command = [sys.executable, "-m", "finebench", "eval", "--no-preflight",
+                   *(["--encoder", encoder] if encoder else []), *arguments]
         log.write(f"$ {' '.join(command)}\n")
         log.flush()
         code = guard.call(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **variables})
@@ -129,18 +152,26 @@ def _evaluate(request: Request, queue: Queue, results: Storage, settings: Settin
     for entry in built:
         entry["model"]["revision"] = request.revision
         entry["provenance"]["request"] = request.id
+    if not queue.holds(request):
+        raise LostClaim(request)  # publish nothing: the worker that claimed it again publishes its own
     queue.finish(request, [publish(entry, results) for entry in built])
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run_worker(queue: Queue, results: Storage, settings: Settings, once: bool = False, lite: bool = False,
                poll_seconds: float = 30, extra_model_args: str = "", gen_kwargs: str = "",
                encoder: str | None = None) -> int:
     """Process requests until the queue is empty (once) or forever; return how many were processed."""
-    done = 0
+    done, identity = 0, worker_identity()
     while True:
-        request = queue.claim_oldest(settings.stale_after_seconds)
+        request = queue.claim_oldest(settings.stale_after_seconds, identity)
         if request is None:
             if once:
+                for note in queue.waiting(settings.stale_after_seconds):
+                    print(note)
                 return done
             time.sleep(poll_seconds)
             continue

@@ -48,13 +48,31 @@ def test_entries_are_validated_on_write_and_read(tmp_path):
         entries.dumps(minimal_entry(source="rumour"), "hub/e.json")
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e308, -0.5, 100.01])
+def test_scores_must_be_finite_percentages(value, tmp_path):
+    cell = {"value": 50.0, "n": 10, "ci95": [40.0, value]}
+    with pytest.raises(FinebenchError, match=r"scores/closed_accuracy/bird/seen/ci95 is .*not a percentage"):
+        entries.validate(minimal_entry(scores={"closed_accuracy": {"bird": {"seen": cell}}}))
+    (tmp_path / "e.json").write_text(json.dumps(minimal_entry(scores={"closed_accuracy": {"bird": {"seen": {
+        "value": value, "n": 10}}}})))
+    with pytest.raises(FinebenchError, match="bird/seen/value"):  # json reads NaN and Infinity: refused too
+        entries.read(tmp_path / "e.json")
+
+
 def test_table_and_file_name():
     entry = minimal_entry(model={"name": "Qwen/Qwen2.5-VL-7B"})
-    assert entries.file_name(entry) == "Qwen_Qwen2.5-VL-7B__finebench__lite.json"
+    assert entries.file_name(entry).startswith("Qwen_Qwen2.5-VL-7B__finebench__lite__reproduced__")
     main = minimal_entry(model={"name": "Qwen/Qwen2.5-VL-7B", "revision": "main"})
-    assert entries.file_name(main) == "Qwen_Qwen2.5-VL-7B__finebench__lite.json"
+    assert entries.file_name(main) == entries.file_name(entry)  # no revision means main
     other = minimal_entry(model={"name": "Qwen/Qwen2.5-VL-7B", "revision": "refs/pr/3"})
-    assert entries.file_name(other) == "Qwen_Qwen2.5-VL-7B@refs_pr_3__finebench__lite.json"  # not main's file
+    assert entries.file_name(other).startswith("Qwen_Qwen2.5-VL-7B@refs_pr_3__finebench__lite__")  # not main's file
+    # names that fold to the same readable part, and the same model from two sources, get files of their own
+    folding = [("org/model_v1", None), ("org_model/v1", None), ("OpenGVLab/InternVL2_5-8B", None),
+               ("OpenGVLab_InternVL2/5-8B", None), ("m", "feature/a"), ("m", "feature_a")]
+    names = {entries.file_name(minimal_entry(model={"name": name, "revision": revision}))
+             for name, revision in folding}
+    names.add(entries.file_name(minimal_entry(model={"name": "org/model_v1"}, source="submitted")))
+    assert len(names) == len(folding) + 1
     table = entries.format_table(entry)
     assert "closed_accuracy" in table and "50.0" in table and " - " in table
 

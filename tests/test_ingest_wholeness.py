@@ -32,6 +32,12 @@ def whole_run(prepared_home, tmp_path_factory) -> Path:
     return folder / "run"
 
 
+@pytest.fixture(autouse=True)
+def manifests_at_hand(manifest_dir, monkeypatch):
+    """Ingest checks each line against its unit's manifest when the manifests are at hand, as here."""
+    monkeypatch.setenv("FINEBENCH_MANIFESTS", str(manifest_dir))
+
+
 @pytest.fixture
 def run(whole_run, tmp_path) -> Path:
     """A copy of the whole run to break."""
@@ -79,6 +85,15 @@ def test_lines_of_another_task_are_refused(run):
         build_entries(read_run(run))
 
 
+def test_a_line_that_is_not_in_the_manifest_is_refused(run):
+    path = samples_file(run, BIRD)
+    lines = path.read_text().splitlines(keepends=True)
+    lines[3] = lines[3].replace('"sample_id": "bird/', '"sample_id": "bird/not-in-the-manifest-')
+    path.write_text("".join(lines))
+    with pytest.raises(FinebenchError, match=r":4: not a line of .*not-in-the-manifest.* is not in the bird_seen"):
+        build_entries(read_run(run))
+
+
 def test_every_line_twice_is_refused(run):
     path = samples_file(run, BIRD)
     path.write_text(path.read_text() * 2)
@@ -113,13 +128,17 @@ def test_a_limit_run_is_partial_by_construction(run):
     assert entry["partial"] == "--limit 5" and entry["provenance"]["limit"] == 5
 
 
-def test_reingesting_says_what_it_replaces_and_keeps_other_sources(run, tmp_path, capsys):
+def test_reingesting_says_what_it_replaces_and_keeps_other_models_and_sources(run, tmp_path, capsys):
     first = ingest(run, tmp_path / "entries", name="m")
     assert len(first) == 1 and capsys.readouterr().err == ""
+    legacy = tmp_path / "entries" / entries.legacy_file_name(entries.read(first[0]))
+    legacy.write_text(first[0].read_text())  # the same entry under finebench 0.1's file name
     ingest(run, tmp_path / "entries", name="m")
-    assert f"replacing {first[0]}" in capsys.readouterr().err
-    with pytest.raises(FinebenchError, match="another run: its source 'reproduced' .new: 'submitted'."):
-        ingest(run, tmp_path / "entries", name="m", source=Source.SUBMITTED)
-    assert entries.read(first[0])["source"] == "reproduced"
-    ingest(run, tmp_path / "entries", name="m", source=Source.SUBMITTED, force=True)
-    assert entries.read(first[0])["source"] == "submitted"
+    assert f"replacing {first[0]}" in capsys.readouterr().err and not legacy.exists()  # never shown twice
+    submitted = ingest(run, tmp_path / "entries", name="m", source=Source.SUBMITTED)
+    assert submitted != first and entries.read(first[0])["source"] == "reproduced"  # a file of its own
+    with pytest.raises(FinebenchError, match="another run: its model id None .new: 'org/other'."):
+        ingest(run, tmp_path / "entries", name="m", model_id="org/other")
+    assert entries.read(first[0])["model"]["id"] is None
+    ingest(run, tmp_path / "entries", name="m", model_id="org/other", force=True)
+    assert entries.read(first[0])["model"]["id"] == "org/other"

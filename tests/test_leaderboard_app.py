@@ -143,7 +143,7 @@ def test_reload_shows_an_entry_published_after_the_start(served):
     board = app.leaderboard
     assert "published-after-start" not in set(board.frames["Closed-world accuracy"]["model"])
     client = Client(url, verbose=False)
-    outputs = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "aircraft", api_name="/reload")
+    outputs = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "full", "aircraft", api_name="/reload")
     shown = next(iter(outputs)) if isinstance(outputs, (list, tuple)) else outputs
     assert "published-after-start" in json.dumps(shown, default=str)  # the first table the button redraws
     assert any(key.startswith("published-after-start · ") for key in board.by_key)  # and the Details choices
@@ -156,9 +156,22 @@ def test_csv_download_is_the_filtered_table(served):
 
     url, _, _, app = served
     client = Client(url, verbose=False)
-    first = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, api_name="/download")
-    again = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, api_name="/download")
+    first = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "full", api_name="/download")
+    again = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "full", api_name="/download")
     table = pd.read_csv(first)
     assert list(table["model"]) == list(app.leaderboard.view("Closed-world accuracy", "", [], [], [], [], [], None)
                                         ["model"])
     assert Path(first).read_bytes() == Path(again).read_bytes()
+
+
+def test_lite_entries_are_ranked_on_their_own_and_shown_apart():
+    from finebench.leaderboard import data
+
+    rng = random.Random(1)
+    full, lite = synthetic_entry(0, rng), synthetic_entry(1, rng)
+    lite["subset"], lite["model"]["name"], lite["model"]["family"] = "lite", "lite-run", None
+    frame = data.metric_frame([full, lite], "closed_accuracy")
+    assert list(frame.sort_values("subset")["rank"]) == [1, 1]  # each first in its own subset
+    assert list(data.filter_frame(frame)["model"]) == [full["model"]["name"]]  # full-benchmark rows by default
+    shown = data.filter_frame(frame, subset="lite")
+    assert list(shown["model"]) == ["lite-run"] and list(shown["family"]) == ["unspecified"]

@@ -77,8 +77,23 @@ def test_a_malformed_request_file_is_reported_not_fatal(tmp_path):
     (tmp_path / "requests" / "odd.json").write_text(json.dumps({"model": "x"}))
     listing = queue.listing()
     assert len(listing.requests) == 1 and len(listing.problems) == 2
-    assert any(problem.startswith("broken.json") for problem in listing.problems)
+    assert any("broken.json: " in problem for problem in listing.problems)
     assert queue.claim_oldest(600).model == "org/model"
+
+
+def test_no_malformed_request_stops_the_queue(tmp_path):
+    queue = Queue(LocalStorage(tmp_path))
+    good = queue.submit(request())
+    record = json.loads((tmp_path / good.path).read_text())
+    broken = {"null": None, "text": "a string", "number-date": {**record, "submitted_at": 5},
+              "string-heartbeat": {**record, "heartbeat": "soon"}, "true-heartbeat": {**record, "heartbeat": True},
+              "misnamed": {**record, "revision": "other"}}
+    for name, content in broken.items():
+        (tmp_path / "requests" / f"{name}.json").write_text(json.dumps(content))
+    listing = queue.listing()
+    assert [r.id for r in listing.requests] == [good.id] and len(listing.problems) == len(broken)
+    assert any("misnamed.json: its model, revision and protocol make the id" in p for p in listing.problems)
+    assert queue.claim_oldest(600).id == good.id and queue.claim_oldest(600) is None  # claimed once, no loop
 
 
 class FakeHub:
@@ -147,3 +162,76 @@ def test_malformed_request_files_are_shown_under_the_queue_table(tmp_path):
     assert "queue requests could not be read" in note and "broken.json" in note
     (tmp_path / "queue" / "requests" / "broken.json").unlink()
     assert board.queue_view()[1] == ""
+
+
+RACER = """
+import json, sys, time
+from finebench.leaderboard.queue import Queue
+from finebench.leaderboard.storage import LocalStorage
+queue, name, claims = Queue(LocalStorage(sys.argv[1])), sys.argv[2], []
+time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all start together
+while (request := queue.claim_oldest(600, name)) is not None:
+    claims.append(request.id)
+    queue.finish(request, [])
+print(json.dumps(claims))
+"""
+
+
+def test_racing_worker_processes_claim_each_request_exactly_once(tmp_path):
+    import subprocess
+    import sys
+
+    queue = Queue(LocalStorage(tmp_path))
+    submitted = {queue.submit(request(f"org/model-{number}")).id for number in range(24)}
+    start = time.time() + 2
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path), f"w{number}", str(start)],
+                               stdout=subprocess.PIPE, text=True) for number in range(4)]
+    claims = [json.loads(racer.communicate(timeout=120)[0]) for racer in racers]
+    everything = [claim for worker_claims in claims for claim in worker_claims]
+    assert sorted(everything) == sorted(submitted)  # none lost, none twice
+    assert all(queue.get(identifier).status == FINISHED for identifier in submitted)  # none stuck
+
+
+def test_racing_workers_on_the_hub_queue_claim_each_request_once():
+    from finebench.leaderboard.storage import HubStorage
+
+    hub = FakeHub()
+    storage = HubStorage("org/queue", api=hub)
+    storage.read = lambda path: hub.files[path]
+    queue = Queue(storage)
+    submitted = {queue.submit(request(f"org/model-{number}")).id for number in range(12)}
+    claims, barrier = [], threading.Barrier(4)
+
+    def worker(name):
+        barrier.wait()
+        while (claimed := queue.claim_oldest(600, name)) is not None:
+            claims.append(claimed.id)
+            queue.finish(claimed, [])
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(worker, [f"w{number}" for number in range(4)]))
+    assert sorted(claims) == sorted(submitted)
+
+
+def test_a_superseded_claim_writes_nothing(tmp_path):
+    queue = Queue(LocalStorage(tmp_path))
+    queue.submit(request())
+    slow = queue.claim_oldest(600, "slow")
+    again = queue.claim_oldest(0, "fresh")  # slow's heartbeat counts as stale: claimed again
+    assert again.attempt == 2 and again.worker == "fresh" and "requeued" in again.reason
+    assert not queue.beat(slow)  # the first worker learns it lost the claim
+    from finebench.leaderboard.queue import LostClaim
+
+    with pytest.raises(LostClaim):
+        queue.finish(slow, ["stale.json"])
+    queue.finish(again, ["fresh.json"])
+    assert queue.get(again.id).entries == ["fresh.json"]
+
+
+def test_a_worker_says_why_a_running_request_is_not_claimed(tmp_path):
+    queue = Queue(LocalStorage(tmp_path))
+    queue.submit(request())
+    queue.claim_oldest(600, "host:1")
+    assert queue.claim_oldest(600, "host:2") is None
+    [note] = queue.waiting(600)
+    assert "host:1" in note and "FINEBENCH_STALE_SECONDS" in note

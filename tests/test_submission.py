@@ -56,7 +56,7 @@ def test_weights_code_and_size_rules(settings, tmp_path):
     custom = {"auto_map": {"AutoModel": "modeling.Model"}}
     with pytest.raises(FinebenchError, match="(?s)custom code.*FINEBENCH_ALLOW_CUSTOM_CODE"):
         submit(settings, checkpoint(tmp_path / "models" / "custom", config=custom))
-    allowed = lambda m, r: WeightsInfo(("model.safetensors",), 10, custom)
+    allowed = lambda m, r: WeightsInfo(("model.safetensors",), 10, {"config.json": custom})
     assert submit(settings, "org/trusted", hub=allowed).model == "org/trusted"
     with pytest.raises(FinebenchError, match="over the limit"):
         submit(settings, checkpoint(tmp_path / "models" / "big", size=20_000))
@@ -86,3 +86,51 @@ def test_a_relative_path_is_stored_absolute_and_is_the_same_request(settings, tm
     with pytest.raises(DuplicateRequest):
         queue.submit(submit(settings, folder))
     assert [r.model for r in queue.listing().requests] == [relative.model]
+
+
+@pytest.mark.parametrize("carrier", ["tokenizer_config.json", "processor_config.json", "modeling_evil.py"])
+def test_custom_code_is_found_in_every_file_that_can_carry_it(settings, tmp_path, carrier):
+    folder = checkpoint(tmp_path / "models" / "sneaky")
+    content = "import os\n" if carrier.endswith(".py") else json.dumps({"auto_map": {"AutoTokenizer": "t.T"}})
+    (tmp_path / "models" / "sneaky" / carrier).write_text(content)
+    with pytest.raises(FinebenchError, match=f"custom code .*{carrier}"):
+        submit(settings, folder)
+
+
+def test_a_folder_name_cannot_smuggle_model_arguments(settings, tmp_path):
+    folder = checkpoint(tmp_path / "models" / "x,pretrained=" / "elsewhere")
+    with pytest.raises(FinebenchError, match="more model arguments"):
+        submit(settings, folder)
+
+
+def test_messages_that_point_at_the_fix(settings):
+    with pytest.raises(FinebenchError, match="--backend responder"):
+        submit(settings, "first_option")
+    with pytest.raises(FinebenchError, match="5000 characters given"):
+        submit(settings, "ground_truth", backend="responder", contact="x" * 5000)
+    with pytest.raises(FinebenchError, match="bfloat16 only"):
+        submit(settings, "Qwen/Qwen2.5-VL-7B-Instruct", precision="float16")
+    assert submit(settings, "Qwen/Qwen2.5-VL-7B-Instruct", backend="vllm", precision="float16").precision == "float16"
+
+
+def test_the_worker_checks_again_and_passes_each_value_as_one_argument(settings, tmp_path):
+    from finebench.harness.evalrun import PathLinks
+    from finebench.leaderboard.worker import evaluation_arguments, model_arguments
+
+    folder = checkpoint(tmp_path / "models" / "tiny")
+    request = submit(settings, folder, backend="vllm", precision="float16")
+    with PathLinks() as links:
+        arguments = evaluation_arguments(request, tmp_path / "out", True, settings, links)
+    model_args = arguments[arguments.index("--model_args") + 1]
+    assert model_args == f"model={folder},dtype=float16,trust_remote_code=False"
+    with pytest.raises(FinebenchError, match="more arguments"):
+        model_arguments({"pretrained": "/m,pretrained=/elsewhere"})
+    (tmp_path / "models" / "tiny" / "model.safetensors").unlink()  # swapped for a pickle after acceptance
+    (tmp_path / "models" / "tiny" / "pytorch_model.bin").write_bytes(b"0")
+    with PathLinks() as links, pytest.raises(FinebenchError, match="safetensors only"):
+        evaluation_arguments(request, tmp_path / "out", True, settings, links)
+
+
+def test_a_hub_revision_is_pinned_to_its_commit(settings):
+    pinned = lambda m, r: WeightsInfo(("model.safetensors",), 10, {}, sha="0123abcd" * 5)
+    assert submit(settings, "Qwen/Qwen2.5-VL-7B-Instruct", hub=pinned).sha == "0123abcd" * 5

@@ -33,19 +33,21 @@ def test_round_trip_from_submission_to_published_row(deployment):
         assert run_worker(queue, results, settings, once=True, lite=True) == 1
     finally:
         os.umask(previous_umask)
+    attempt = settings.runs_dir / request.id / "attempt-1"  # each claim evaluates into a folder of its own
     written = [Path(settings.queue) / "requests" / f"{request.id}.json", *settings.results_dirs[0].glob("*.json"),
-               *(settings.runs_dir / request.id).rglob("*.json*"), settings.runs_dir / request.id / "log.txt"]
+               *(Path(settings.queue) / "leases").glob("*.json"), *attempt.rglob("*.json*"), attempt / "log.txt"]
     assert len(written) > 4 and {oct(path.stat().st_mode & 0o777) for path in written} == {oct(0o640)}
     done = queue.get(request.id)
     assert done.status == FINISHED, done.reason
-    assert (settings.runs_dir / request.id / "log.txt").is_file() and done.log.endswith("log.txt")
+    assert (attempt / "log.txt").is_file() and done.log == str(attempt / "log.txt")
     [published] = done.entries
     entry = entries.read(published)
     assert entry["source"] == "submitted" and entry["subset"] == "lite" and entry["protocol"] == "official"
     assert entry["scores"]["closed_accuracy"]["average"]["mean"]["value"] == 100.0  # the answer is always first
     assert entry["provenance"]["request"] == request.id
     board = Leaderboard(settings)
-    frame = board.view("Closed-world accuracy", "first_option", [], [], [], ["submitted"], [], None)
+    frame = board.view("Closed-world accuracy", "first_option", [], [], [], ["submitted"], [], None, "lite")
+    assert "first_option" not in set(board.view("Closed-world accuracy", "", [], [], [], [], [], None)["model"])
     assert list(frame["model"]) == ["first_option"] and list(frame["mean"]) == [100.0]
     assert board.queue_frame().iloc[0]["status"] == FINISHED
 

@@ -1,4 +1,4 @@
-"""Result entries: one JSON per (model, revision, protocol, subset), versioned and validated.
+"""Result entries: one JSON per (model, revision, protocol, subset, source), versioned and validated.
 
     {"schema_version": 1, "model": {…}, "protocol": "finebench" | "official",
      "subset": "full" | "lite", "text_encoder": …, "source": "reported" | "reproduced" | "submitted",
@@ -15,7 +15,9 @@ paper's: the mean over the six datasets, and the mean of the seen and unseen ave
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
+import math
 from enum import StrEnum
 from pathlib import Path
 
@@ -107,7 +109,21 @@ def validate(entry: dict, where: str = "result entry") -> dict:
         path = "/".join(map(str, error.path[1:])) or "(top level)"
         raise FinebenchError(f"{where} is not a valid result entry: {path}: {error.message}",
                              f"entries follow schema version {SCHEMA_VERSION} (finebench.results.entries)") from None
+    for path, number in _cell_numbers(entry["scores"]):
+        if not (math.isfinite(number) and 0.0 <= number <= 100.0):  # the schema cannot say "finite"
+            raise FinebenchError(f"{where} is not a valid result entry: scores/{path} is {number!r}, not a percentage "
+                                 "from 0 to 100", "entries hold percentages of lines scored")
     return entry
+
+
+def _cell_numbers(scores: dict):
+    """(path, number) of every value and interval bound in the scores."""
+    for metric, cells in scores.items():
+        for dataset, splits in cells.items():
+            for split, cell in splits.items():
+                yield f"{metric}/{dataset}/{split}/value", float(cell["value"])
+                for bound in cell.get("ci95") or ():
+                    yield f"{metric}/{dataset}/{split}/ci95", float(bound)
 
 
 def dumps(entry: dict, where: str = "result entry") -> bytes:
@@ -134,13 +150,37 @@ def _file_safe(text: str) -> str:
 
 
 def file_name(entry: dict) -> str:
-    """<model>[@<revision>]__<protocol>[__lite].json: another revision than main gets a file of its own."""
+    """<model>[@<revision>]__<protocol>[__lite]__<source>__<hash>.json: a readable part, and the hash of
+    (model, revision, protocol, subset, source) as given, so that two entries share a file only when they are
+    the same model's same kind of result (the readable part alone folds '/', '_' and '@' together)."""
+    model = _file_safe(entry["model"]["name"])
+    revision = entry["model"].get("revision") or "main"
+    if revision != "main":
+        model += f"@{_file_safe(revision)}"  # "@" never survives _file_safe, so it cannot come from the name
+    subset = entry.get("subset", "full")
+    identity = json.dumps([entry["model"]["name"], revision, str(entry["protocol"]), subset, str(entry["source"])])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    kind = f"{entry['protocol']}{'' if subset == 'full' else f'__{subset}'}__{entry['source']}"
+    return f"{model[:80]}__{kind}__{digest}.json"
+
+
+def legacy_file_name(entry: dict) -> str:
+    """The file name finebench 0.1 gave the entry (<model>[@<revision>]__<protocol>[__lite].json), which ingest
+    replaces by file_name's when it writes the same entry again."""
     model = _file_safe(entry["model"]["name"])
     revision = entry["model"].get("revision")
     if revision and revision != "main":
-        model += f"@{_file_safe(revision)}"  # "@" never survives _file_safe, so it cannot come from the name
+        model += f"@{_file_safe(revision)}"
     subset = "" if entry.get("subset", "full") == "full" else f"__{entry['subset']}"
     return f"{model}__{entry['protocol']}{subset}.json"
+
+
+def same_result(one: dict, other: dict) -> bool:
+    """Whether two entries are the same model's same kind of result (what file_name's hash covers)."""
+    def identity(entry):
+        return (entry["model"]["name"], entry["model"].get("revision") or "main", str(entry["protocol"]),
+                entry.get("subset", "full"), str(entry["source"]))
+    return identity(one) == identity(other)
 
 
 def format_table(entry: dict) -> str:

@@ -187,7 +187,22 @@ def ingest(folder: Path | str, output_dir: Path, name: str | None = None, family
     targets = [Path(output_dir) / entries.file_name(entry) for entry in built]
     for entry, target in zip(built, targets):
         check_replacement(entry, target, force)
-    return [entries.write(entry, target) for entry, target in zip(built, targets)]
+    written = [entries.write(entry, target) for entry, target in zip(built, targets)]
+    for entry in built:
+        _retire_legacy_file(entry, Path(output_dir))
+    return written
+
+
+def _retire_legacy_file(entry: dict, folder: Path) -> None:
+    """The same entry under finebench 0.1's file name goes, so that the leaderboard does not show it twice."""
+    legacy = folder / entries.legacy_file_name(entry)
+    try:
+        if legacy.is_file() and entries.same_result(entries.read(legacy), entry):
+            legacy.unlink()
+            print(f"finebench ingest: {legacy.name} (finebench 0.1's name) replaced by "
+                  f"{entries.file_name(entry)}", file=sys.stderr)
+    except FinebenchError:
+        pass  # an unreadable file of that name is not this entry: left for its owner
 
 
 def check_replacement(entry: dict, target: Path, force: bool) -> None:

@@ -16,9 +16,11 @@ generated differently from today's is admitted, recorded in the entry and warned
 from __future__ import annotations
 
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 from finebench.data.lite import LITE_LINES_PER_SPLIT
 from finebench.data.manifests import SPECS
@@ -51,16 +53,24 @@ def expected_doc_ids(key: TaskKey, limit, offset: int) -> range:
     return range(offset, min(lines, offset + count))
 
 
-@cache
 def _manifest_ids(dataset: str, split: str) -> frozenset[str] | None:
     """The sample_ids of a unit's manifest, if the manifests are at hand (no download)."""
+    from finebench.data.manifests import FOLDER_VARIABLE
+    from finebench.home import manifests_dir
+
+    return _manifest_ids_in(dataset, split, os.environ.get(FOLDER_VARIABLE) or str(manifests_dir()))
+
+
+@cache
+def _manifest_ids_in(dataset: str, split: str, folder: str) -> frozenset[str] | None:
+    from finebench.data.ids import sample_id
     from finebench.data.manifests import load_manifests
 
     try:
-        manifest = load_manifests(datasets=(dataset,), download=False)[dataset, split]
+        manifest = load_manifests(Path(folder), datasets=(dataset,), download=False)[dataset, split]
     except (FinebenchError, OSError):
         return None
-    return frozenset(line.sample_id for line in manifest.lines)
+    return frozenset(sample_id(dataset, line.image_path) for line in manifest.lines)
 
 
 def _foreign_line(key: TaskKey, sample: dict) -> str | None:
