@@ -31,6 +31,13 @@ RESULTS_VARIABLE = "FINEBENCH_LEADERBOARD_RESULTS"
 def load_settings() -> Settings:
     home = finebench_home()
     results = _list(RESULTS_VARIABLE) or (str(home / "results"),)
+    remote = [location for location in results if "://" in location]
+    if remote:  # never a local folder named "hf:" in its place
+        from finebench.errors import FinebenchError
+
+        raise FinebenchError(f"{RESULTS_VARIABLE} names {remote[0]!r}: published entries live in local folders only "
+                             "for now (the queue can be a Hub dataset, the results not yet)",
+                             f"set {RESULTS_VARIABLE} to a folder (a mounted or synced one for a Space)")
     return Settings(
         results_dirs=tuple(Path(path).expanduser() for path in results),
         queue=os.environ.get(QUEUE_VARIABLE, str(home / "queue")),

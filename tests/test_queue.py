@@ -235,3 +235,14 @@ def test_a_worker_says_why_a_running_request_is_not_claimed(tmp_path):
     assert queue.claim_oldest(600, "host:2") is None
     [note] = queue.waiting(600)
     assert "host:1" in note and "FINEBENCH_STALE_SECONDS" in note
+
+
+def test_results_on_the_hub_are_refused_not_written_to_a_folder_named_hf(monkeypatch, tmp_path):
+    from finebench.errors import FinebenchError
+    from finebench.leaderboard.settings import load_settings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("FINEBENCH_LEADERBOARD_RESULTS", "hf://datasets/org/results")
+    with pytest.raises(FinebenchError, match="local folders only"):
+        load_settings()
+    assert not (tmp_path / "hf:").exists()
