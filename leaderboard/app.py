@@ -23,9 +23,10 @@ from finebench.scoring.protocols import Protocol
 from . import data, detail
 from .columns import ALL_COLUMNS, DEFAULT_COLUMNS, PROTOCOLS, SIZE_BUCKETS, SOURCES, TYPES, VIEWS
 from .queue import DuplicateRequest, Queue
-from .settings import Settings
+from .settings import QUEUE_VARIABLE, RESULTS_VARIABLE, Settings
 from .storage import open_storage
 from .submission import BACKENDS, PRECISIONS, validate_submission
+from .untrusted import as_text
 
 ABOUT = f"""\
 ## finebench
@@ -56,9 +57,14 @@ the mean of the seen and unseen averages.
 CLOSED = "Closed-world accuracy"
 
 
-def problems_note(problems: Sequence[str], what: str) -> str:
-    """A warning naming the first few unreadable files (empty when there are none)."""
-    return f"⚠️ Some {what} could not be read: " + "; ".join(problems[:5]) if problems else ""
+def problems_note(problems: Sequence[str], what: str, shown: int = 5) -> str:
+    """A warning naming the first few unreadable files and how many more (empty when there are none); file names
+    and reasons quote what was submitted, so they are shown as text."""
+    if not problems:
+        return ""
+    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+    listed = "; ".join(map(as_text, problems[:shown]))
+    return f"⚠️ {what.capitalize()} that could not be read ({len(problems)}): {listed}{more}"
 
 
 class Leaderboard:
@@ -66,11 +72,26 @@ class Leaderboard:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.queue = Queue(open_storage(settings.queue))
+        self.queue = Queue(open_storage(settings.queue, QUEUE_VARIABLE))
+        self.results = [open_storage(location, RESULTS_VARIABLE) for location in settings.results]
+        for storage in (self.queue.storage, *self.results):
+            storage.reach()  # a location that cannot be reached stops the start, with the reason
+        self.published: dict[int, list[dict]] = {}  # per results location, what was last read from it
         self.reload()
 
     def reload(self) -> None:
-        self.entries, self.problems = data.load_all(self.settings.results_dirs)
+        """Read every results location again (the workers publish while the app runs). One that cannot be read
+        now keeps what was read from it before, and the note above the tables says so."""
+        problems: list[str] = []
+        self.entries = data.load_reported(problems)
+        for number, storage in enumerate(self.results):
+            try:
+                self.published[number] = data.load_published(storage, problems)
+            except Exception as error:  # the Hub is down or the folder vanished: keep the last view, say why
+                problems.append(f"{storage.describe('')}: {type(error).__name__}: {str(error)[:200]} "
+                                "(showing what was read from it before)")
+            self.entries += self.published.get(number, [])
+        self.problems = problems
         self.frames = {title: data.metric_frame(self.entries, metric) for title, metric in VIEWS.items()}
         self.by_key = {data.entry_key(entry): entry for entry in self.entries}
 
@@ -102,11 +123,12 @@ class Leaderboard:
             request = validate_submission(model or "", revision or "main", precision, family, backend,
                                           contact or "", protocol, self.settings)
             self.queue.submit(request)
-        except DuplicateRequest as duplicate:
-            return f"❌ Refused: {duplicate}"
+        except DuplicateRequest as duplicate:  # the messages quote what was submitted: shown as text
+            return f"❌ Refused: {as_text(duplicate)}"
         except FinebenchError as error:
-            return f"❌ Refused: {error.problem}\n\nFix: {error.fix}"
-        return f"✅ Submitted: request `{request.id}` is PENDING ({self.queue.storage.describe(request.path)})"
+            return f"❌ Refused: {as_text(error.problem)}\n\nFix: {as_text(error.fix)}"
+        return f"✅ Submitted: request {as_text(request.id)} is PENDING " \
+               f"({as_text(self.queue.storage.describe(request.path))})"
 
     def details(self, key: str | None) -> tuple[str, pd.DataFrame | None, pd.DataFrame | None]:
         """Provenance, per-class accuracy and confused pairs of one entry; its samples are read once."""
@@ -143,7 +165,7 @@ def _dataset_tab(board: Leaderboard) -> tuple[gr.Dropdown, gr.Dataframe, gr.BarP
 def _details_tab(board: Leaderboard) -> gr.Dropdown:
     with gr.Tab("Details"):
         choice = gr.Dropdown(sorted(board.by_key), label="Entry", elem_id="entry-choice")
-        provenance = gr.Markdown()
+        provenance = gr.Markdown(elem_id="provenance")
         per_class = gr.Dataframe(label="Per-class accuracy (when samples were ingested)", interactive=False)
         confused = gr.Dataframe(label="Most confused class pairs", interactive=False)
         choice.change(board.details, choice, [provenance, per_class, confused])

@@ -46,7 +46,7 @@ def bench_leaderboard(count: int = 1000, seed: int = 0) -> str:
         results.mkdir()
         for index in range(count):
             (results / f"entry-{index:04d}.json").write_text(json.dumps(synthetic_entry(index, rng)))
-        settings = Settings(results_dirs=(results,), queue=str(Path(folder) / "queue"), runs_dir=Path(folder))
+        settings = Settings(results=(str(results),), queue=str(Path(folder) / "queue"), runs_dir=Path(folder))
         start = time.perf_counter()
         app = build_app(settings)
         app.launch(server_name="127.0.0.1", server_port=None, prevent_thread_lock=True, quiet=True)

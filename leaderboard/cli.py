@@ -40,7 +40,10 @@ def add_commands(commands) -> None:
         help="evaluate queued submissions and publish their entries",
         description="Check this machine (finebench doctor's quick checks), take the oldest PENDING request, evaluate "
                     "it with lmms-eval, ingest and publish the entries, and mark the request FINISHED or FAILED.")
-    worker.add_argument("--once", action="store_true", help="process one request and stop")
+    stop = worker.add_mutually_exclusive_group()
+    stop.add_argument("--once", action="store_true", help="process one request and stop")
+    stop.add_argument("--drain", action="store_true",
+                      help="process requests until none can be claimed, then stop (one of several batch workers)")
     worker.add_argument("--lite", action="store_true", help="evaluate on the lite subset (a test deployment)")
     worker.add_argument("--poll", type=float, default=30, help="seconds between looks at an empty queue")
     worker.add_argument("--model-args", default="", help="extra lmms-eval model arguments, e.g. device_map=auto")
@@ -57,7 +60,7 @@ def run_leaderboard(args: argparse.Namespace) -> None:
 
 def run_submit(args: argparse.Namespace) -> None:
     from .queue import DuplicateRequest, Queue
-    from .settings import load_settings
+    from .settings import QUEUE_VARIABLE, load_settings
     from .storage import open_storage
     from .submission import validate_submission
 
@@ -65,7 +68,7 @@ def run_submit(args: argparse.Namespace) -> None:
     family = args.family or ("reference responder" if args.backend == "responder" else "general MLLM")
     request = validate_submission(args.model, args.revision, args.precision, family, args.backend,
                                   args.contact, args.protocol, settings)
-    queue = Queue(open_storage(settings.queue))
+    queue = Queue(open_storage(settings.queue, QUEUE_VARIABLE))
     try:
         queue.submit(request)
     except DuplicateRequest as duplicate:
@@ -75,12 +78,15 @@ def run_submit(args: argparse.Namespace) -> None:
 
 def run_worker(args: argparse.Namespace) -> None:
     from .queue import Queue
-    from .settings import load_settings
+    from .settings import QUEUE_VARIABLE, RESULTS_VARIABLE, load_settings
     from .storage import open_storage
     from .worker import run_worker as work
 
     settings = load_settings()
-    results = open_storage(str(settings.results_dirs[0]))
-    count = work(Queue(open_storage(settings.queue)), results, settings, args.once, args.lite, args.poll,
-                 args.model_args, args.gen_kwargs, args.encoder)
+    queue = Queue(open_storage(settings.queue, QUEUE_VARIABLE))
+    results = open_storage(settings.results[0], RESULTS_VARIABLE)  # entries are published to the first location
+    for storage in (queue.storage, results):
+        storage.reach()  # before any request is claimed: an evaluation must never finish with nowhere to go
+    count = work(queue, results, settings, args.once, args.lite, args.poll, args.model_args, args.gen_kwargs,
+                 args.encoder, args.drain)
     print(f"processed {count} request(s)")

@@ -2,24 +2,44 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterable, Sequence
 
 import pandas as pd
 
 from finebench.data.registry import DATASET_KEYS, SPLITS
-from finebench.results import tables
+from finebench.results import entries, tables
 from finebench.scoring.protocols import Protocol
 
 from .columns import COLUMNS, SIZE_BUCKETS, cell, mean_cell
+from .storage import Storage
 
 
-def load_all(results_dirs: Iterable[Path]) -> tuple[list[dict], list[str]]:
+def load_reported(problems: list[str]) -> list[dict]:
+    """The rows transcribed from the paper, bundled with finebench."""
+    return tables.load_entries(["reported"], problems)
+
+
+def load_published(results: Storage, problems: list[str]) -> list[dict]:
+    """Every entry at the top of a results location (a folder or a Hub dataset); a file that is not a valid entry
+    is noted in `problems` ("name: why") and skipped. A folder the worker has not made yet is simply empty."""
+    loaded = []
+    for name in results.list(""):
+        if not name.endswith(".json") or name.startswith("tables_"):
+            continue
+        try:
+            loaded.append(entries.loads(results.read(name), results.describe(name)))
+        except Exception as error:  # noted for the app to show, whatever went wrong with this one file
+            problems.append(f"{name}: {error}")
+    return loaded
+
+
+def load_all(locations: Iterable[Storage]) -> tuple[list[dict], list[str]]:
     """The bundled reported entries and every published one; unreadable files are reported, not fatal."""
-    problems = []
-    # a results folder the worker has not created yet is no problem: it is simply empty
-    folders = ["reported", *(folder for folder in results_dirs if Path(folder).is_dir())]
-    return tables.load_entries(folders, problems), problems
+    problems: list[str] = []
+    loaded = load_reported(problems)
+    for results in locations:
+        loaded += load_published(results, problems)
+    return loaded, problems
 
 
 def entry_key(entry: dict) -> str:

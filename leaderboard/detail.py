@@ -14,6 +14,8 @@ from finebench.harness.runs import read_results
 from finebench.scoring.metrics import FINEBENCH_ACCURACY, OFFICIAL_ACCURACY
 from finebench.scoring.protocols import Protocol
 
+from .untrusted import as_text
+
 
 def closed_samples(entry: dict) -> tuple[dict, ...]:
     """The entry's closed-world samples (truth, dataset, score, named), or () when its run is not on disk.
@@ -63,10 +65,13 @@ def confused_pairs(samples: Sequence[dict], top: int = 15) -> pd.DataFrame:
 
 
 def provenance_markdown(entry: dict) -> str:
-    model = entry["model"]
-    lines = [f"### {model['name']}", f"- protocol **{entry['protocol']}**, subset {entry.get('subset', 'full')}, "
-             f"source **{entry['source']}**, text encoder {entry.get('text_encoder') or '—'}",
-             f"- hub id / path: {model.get('id') or '—'}, revision {model.get('revision') or '—'}, "
-             f"backend {model.get('backend') or '—'}, family {model.get('family') or '—'}",
+    """The entry's identity and provenance; every value in it came from a submitter, so each is shown as text
+    (the provenance as JSON in a code block, whose fence no JSON line can close: each starts with a space or {})."""
+    model, shown = entry["model"], lambda value: as_text(value or "—")
+    lines = [f"### {shown(model['name'])}",
+             f"- protocol **{shown(entry['protocol'])}**, subset {shown(entry.get('subset', 'full'))}, "
+             f"source **{shown(entry['source'])}**, text encoder {shown(entry.get('text_encoder'))}",
+             f"- hub id / path: {shown(model.get('id'))}, revision {shown(model.get('revision'))}, "
+             f"backend {shown(model.get('backend'))}, family {shown(model.get('family'))}",
              "", "```json", json.dumps(entry.get("provenance", {}), indent=2, sort_keys=True)[:6000], "```"]
     return "\n".join(lines)

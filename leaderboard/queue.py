@@ -194,17 +194,50 @@ class Queue:
             stale = request.status == RUNNING and (request.heartbeat or 0) < started - stale_after_seconds
             if request.status != PENDING and not stale:
                 continue
-            lease = {"request": request.id, "attempt": request.attempt + 1, "worker": worker, "at": now()}
-            try:
-                self.storage.create(f"{LEASES}/{request.id}-{lease['attempt']}.json", json.dumps(lease).encode())
-            except AlreadyExists:
+            attempt = self._take_lease(request, worker, stale_after_seconds)
+            if attempt is None:
                 continue  # another worker claimed it first
-            request.attempt, request.worker = lease["attempt"], worker
+            request.attempt, request.worker = attempt, worker
             request.status, request.heartbeat = RUNNING, time.time()
             request.reason = "its worker stopped sending heartbeats; requeued" if stale else None
             self.save(request)
             return request
         return None
+
+    def _take_lease(self, request: Request, worker: str, stale_after_seconds: float) -> int | None:
+        """The attempt whose lease this worker created, or None when another worker holds the claim. A lease the
+        request never recorded (its worker died between creating it and saving the request) is passed over once
+        it is older than the stale limit, so a claim cut short is never a request stuck for good."""
+        attempt = request.attempt + 1
+        while True:
+            lease = {"request": request.id, "attempt": attempt, "worker": worker, "at": now(), "time": time.time()}
+            try:
+                self.storage.create(self._lease_path(request.id, attempt), json.dumps(lease).encode())
+                return attempt
+            except AlreadyExists:
+                if not self._orphaned(request.id, attempt, stale_after_seconds):
+                    return None
+                attempt += 1
+
+    def _orphaned(self, identifier: str, attempt: int, stale_after_seconds: float) -> bool:
+        try:
+            lease = json.loads(self.storage.read(self._lease_path(identifier, attempt)))
+            taken = float(lease.get("time") or datetime.fromisoformat(lease["at"]).timestamp())
+            recorded = self.get(identifier).attempt >= attempt
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):  # unreadable: leave it to its holder
+            return False
+        return not recorded and taken < time.time() - stale_after_seconds
+
+    def _lease_exists(self, identifier: str, attempt: int) -> bool:
+        try:
+            self.storage.read(self._lease_path(identifier, attempt))
+            return True
+        except Exception:  # FileNotFoundError locally, EntryNotFoundError on the Hub
+            return False
+
+    @staticmethod
+    def _lease_path(identifier: str, attempt: int) -> str:
+        return f"{LEASES}/{identifier}-{attempt}.json"
 
     def holds(self, request: Request) -> bool:
         """Whether this copy of the request still holds the latest claim (a stale worker's may not)."""
@@ -215,12 +248,18 @@ class Queue:
 
     def waiting(self, stale_after_seconds: float) -> list[str]:
         """Why RUNNING requests that look abandoned are not claimed yet (their heartbeat is not stale)."""
-        limit = time.time() - stale_after_seconds
-        return [f"request {request.id} is RUNNING ({request.worker or 'a worker'}), last heartbeat "
-                f"{time.time() - request.heartbeat:.0f} s ago; it returns to the queue once that is over "
-                f"{stale_after_seconds:.0f} s (FINEBENCH_STALE_SECONDS)"
-                for request in self.listing().requests if request.status == RUNNING and request.heartbeat
-                and request.heartbeat >= limit]
+        limit, notes = time.time() - stale_after_seconds, []
+        for request in self.listing().requests:
+            if request.status == RUNNING and request.heartbeat and request.heartbeat >= limit:
+                notes.append(f"request {request.id} is RUNNING ({request.worker or 'a worker'}), last heartbeat "
+                             f"{time.time() - request.heartbeat:.0f} s ago; it returns to the queue once that is "
+                             f"over {stale_after_seconds:.0f} s (FINEBENCH_STALE_SECONDS)")
+            elif request.status == PENDING and self._lease_exists(request.id, request.attempt + 1):
+                # unclaimable while PENDING: a claim cut short by its worker's death
+                notes.append(f"request {request.id} was claimed (leases/{request.id}-{request.attempt + 1}.json) by "
+                             "a worker that stopped before recording it; it returns to the queue once that lease "
+                             f"is over {stale_after_seconds:.0f} s old (FINEBENCH_STALE_SECONDS)")
+        return notes
 
     def beat(self, request: Request) -> bool:
         """Refresh the heartbeat; False (and nothing written) if another worker has claimed the request since."""

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from finebench.home import finebench_home
 
+from .storage import hub_repository
+
 
 def _list(variable: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in os.environ.get(variable, "").split(",") if part.strip())
@@ -15,8 +17,8 @@ def _list(variable: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Settings:
-    results_dirs: tuple[Path, ...]  # published entries, besides the bundled reported/ folder
-    queue: str  # a local folder, or hf://datasets/<owner>/<name> for a Hugging Face dataset repository
+    results: tuple[str, ...]  # where entries are published (the first) and read, besides the bundled reported/
+    queue: str  # each location a local folder, or hf://datasets/<owner>/<name> for a Hugging Face dataset
     runs_dir: Path  # per-request evaluation output and logs
     allow_custom_code: tuple[str, ...] = ()  # models allowed to ship code (trust_remote_code)
     local_model_roots: tuple[Path, ...] = ()  # where local checkpoints may be submitted from
@@ -29,19 +31,11 @@ RESULTS_VARIABLE = "FINEBENCH_LEADERBOARD_RESULTS"
 
 
 def load_settings() -> Settings:
-    home = finebench_home()
-    results = _list(RESULTS_VARIABLE) or (str(home / "results"),)
-    remote = [location for location in results if "://" in location]
-    if remote:  # never a local folder named "hf:" in its place
-        from finebench.errors import FinebenchError
-
-        raise FinebenchError(f"{RESULTS_VARIABLE} names {remote[0]!r}: published entries live in local folders only "
-                             "for now (the queue can be a Hub dataset, the results not yet)",
-                             f"set {RESULTS_VARIABLE} to a folder (a mounted or synced one for a Space)")
+    queue, results = _locations()
     return Settings(
-        results_dirs=tuple(Path(path).expanduser() for path in results),
-        queue=os.environ.get(QUEUE_VARIABLE, str(home / "queue")),
-        runs_dir=Path(os.environ.get("FINEBENCH_RUNS", str(home / "runs"))).expanduser(),
+        results=tuple(_location(location, RESULTS_VARIABLE) for location in results),
+        queue=_location(queue, QUEUE_VARIABLE),
+        runs_dir=Path(os.environ.get("FINEBENCH_RUNS", str(finebench_home() / "runs"))).expanduser(),
         allow_custom_code=_list("FINEBENCH_ALLOW_CUSTOM_CODE"),
         local_model_roots=tuple(Path(path).expanduser() for path in _list("FINEBENCH_LOCAL_MODEL_ROOTS")),
         max_model_bytes=int(float(os.environ.get("FINEBENCH_MAX_MODEL_GB", "40")) * 2**30),
@@ -49,8 +43,20 @@ def load_settings() -> Settings:
     )
 
 
+def _locations() -> tuple[str, tuple[str, ...]]:
+    """The queue's and the results' locations as set, not yet checked."""
+    home = finebench_home()
+    return (os.environ.get(QUEUE_VARIABLE, str(home / "queue")),
+            _list(RESULTS_VARIABLE) or (str(home / "results"),))
+
+
+def _location(location: str, variable: str) -> str:
+    """A folder (expanded) or an hf://datasets/<owner>/<name> address; anything else is refused here, at start."""
+    return location if hub_repository(location, variable) else str(Path(location).expanduser())
+
+
 def storage_locations() -> list[tuple[str, str, str]]:
-    """(name, location, the variable that sets it) of the queue and each results folder, for doctor."""
-    settings = load_settings()
-    return [("queue", settings.queue, QUEUE_VARIABLE),
-            *(("results", str(folder), RESULTS_VARIABLE) for folder in settings.results_dirs)]
+    """(name, location as set, the variable that sets it) of the queue and each results location, for doctor
+    (which reports a malformed one as a failed check)."""
+    queue, results = _locations()
+    return [("queue", queue, QUEUE_VARIABLE), *(("results", location, RESULTS_VARIABLE) for location in results)]

@@ -1,8 +1,10 @@
 """Where queue requests and published entries live: a local folder or a Hugging Face dataset repo.
 
-Both offer the same three operations; `create` must refuse to overwrite, which is what
-makes concurrent submissions safe (O_EXCL locally; a commit on the repository's current
-revision that fails when someone else committed the same file first on the Hub).
+Both offer the same operations; `create` must refuse to overwrite, which is what makes
+concurrent submissions and claims safe (O_EXCL locally; a commit on the repository's current
+revision that fails when someone else committed first on the Hub). A location is a folder
+or exactly hf://datasets/<owner>/<name>: any other address is refused, never taken for a
+folder with a similar name.
 """
 
 from __future__ import annotations
@@ -14,8 +16,11 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from finebench import atomic
+from finebench.errors import FinebenchError
 
 CREATE_ATTEMPTS = 20  # conditional commits tried before a busy Hub repository is reported
+HUB_PREFIX = "hf://datasets/"
+REACH_TIMEOUT = 20  # seconds for the Hub to answer whether a repository exists
 
 
 class AlreadyExists(Exception):
@@ -41,6 +46,9 @@ class Storage(ABC):
 
     def describe(self, path: str) -> str:
         return path
+
+    def reach(self) -> None:
+        """Raise FinebenchError unless the location can be read now (a folder not made yet is an empty one)."""
 
 
 class LocalStorage(Storage):
@@ -86,7 +94,7 @@ class HubStorage(Storage):
         self.api, self.repo_id = api, repo_id
 
     def list(self, folder: str) -> list[str]:
-        prefix = folder.rstrip("/") + "/"
+        prefix = folder.strip("/") + "/" if folder.strip("/") else ""
         files = self.api.list_repo_files(self.repo_id, repo_type="dataset")
         return sorted(f[len(prefix):] for f in files if f.startswith(prefix) and "/" not in f[len(prefix):])
 
@@ -106,7 +114,10 @@ class HubStorage(Storage):
 
     def create(self, path: str, data: bytes, attempts: int = CREATE_ATTEMPTS) -> None:
         """A commit conditioned on the head it was checked against: if the repository moved on meanwhile
-        (another worker's commit, of this file or any other), look again and retry."""
+        (another worker's commit, of this file or any other), look again and retry. One limit, from the client:
+        a file whose bytes equal the ones just committed by another is dropped from the commit as unchanged,
+        without a request, so two creators of identical bytes would both succeed; what this queue creates never
+        is identical (a lease names its worker and time, a request its submission time and contact)."""
         for attempt in range(attempts):
             head = self.api.dataset_info(self.repo_id).sha
             if path in self.api.list_repo_files(self.repo_id, repo_type="dataset", revision=head):
@@ -124,8 +135,34 @@ class HubStorage(Storage):
     def describe(self, path: str) -> str:
         return f"https://huggingface.co/datasets/{self.repo_id}/blob/main/{path}"
 
+    def reach(self) -> None:
+        try:
+            self.api.dataset_info(self.repo_id, timeout=REACH_TIMEOUT)
+        except Exception as error:  # offline, not found, no permission: each is the finding, said as it is
+            raise FinebenchError(f"{HUB_PREFIX}{self.repo_id} cannot be reached: {type(error).__name__}: "
+                                 f"{str(error).strip()[:300]}",
+                                 "check the network, the repository's name and a token that can read and write it "
+                                 "(HF_TOKEN or hf auth login); nothing is read from or written to a folder instead"
+                                 ) from None
 
-def open_storage(location: str) -> Storage:
-    if location.startswith("hf://datasets/"):
-        return HubStorage(location.removeprefix("hf://datasets/"))
-    return LocalStorage(location)
+
+def hub_repository(location: str | Path, setting: str = "the location") -> str | None:
+    """The <owner>/<name> of an hf://datasets/ location, None for a folder; any other address is refused."""
+    location = str(location)
+    if "://" not in location:
+        return None
+    repository = location.removeprefix(HUB_PREFIX).strip("/")
+    parts = repository.split("/")
+    if repository == location.strip("/") or len(parts) != 2 or not all(_repo_name_part(part) for part in parts):
+        raise FinebenchError(f"{setting} names {location!r}, which is neither a folder nor "
+                             f"{HUB_PREFIX}<owner>/<name>", f"correct {setting}")
+    return repository
+
+
+def _repo_name_part(part: str) -> bool:
+    return bool(part) and all(c.isalnum() or c in "-_." for c in part) and ".." not in part
+
+
+def open_storage(location: str | Path, setting: str = "the location") -> Storage:
+    repository = hub_repository(location, setting)
+    return LocalStorage(location) if repository is None else HubStorage(repository)

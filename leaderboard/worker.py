@@ -39,6 +39,11 @@ from .submission import ARGUMENT_SEPARATORS, recheck
 HEARTBEAT_SECONDS = 30
 
 
+def heartbeat_seconds(stale_after_seconds: float) -> float:
+    """Beat often enough that a live claim is never taken for a dead one: at least four beats per stale limit."""
+    return max(0.5, min(HEARTBEAT_SECONDS, stale_after_seconds / 4))
+
+
 def resolve_pretrained(request: Request) -> Path:
     """A local folder for the model: a local checkpoint as submitted (stored as its resolved absolute path),
     else the Hub snapshot at the commit the revision resolved to at submission (downloaded once)."""
@@ -81,7 +86,7 @@ def evaluation_arguments(request: Request, output: Path, lite: bool, settings: S
 class Heartbeat:
     """Refreshes a RUNNING request's heartbeat until stopped."""
 
-    def __init__(self, queue: Queue, request: Request, every: float = HEARTBEAT_SECONDS):
+    def __init__(self, queue: Queue, request: Request, every: float):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(queue, request, every), daemon=True)
 
@@ -135,7 +140,8 @@ def _evaluate(request: Request, queue: Queue, results: Storage, settings: Settin
     output = folder / "output"
     if output.exists():
         shutil.rmtree(output)
-    with PathLinks() as links, Heartbeat(queue, request), open(log_path, "a") as log:
+    beating = Heartbeat(queue, request, heartbeat_seconds(settings.stale_after_seconds))
+    with PathLinks() as links, beating, open(log_path, "a") as log:
         arguments = evaluation_arguments(request, output, lite, settings, links, extra_model_args, gen_kwargs)
         # The worker ran the preflight before it evaluated this request (run_worker).
         command = [sys.executable, "-m", "finebench", "eval", "--no-preflight",
@@ -163,13 +169,14 @@ def worker_identity() -> str:
 
 def run_worker(queue: Queue, results: Storage, settings: Settings, once: bool = False, lite: bool = False,
                poll_seconds: float = 30, extra_model_args: str = "", gen_kwargs: str = "",
-               encoder: str | None = None) -> int:
-    """Process requests until the queue is empty (once) or forever; return how many were processed."""
+               encoder: str | None = None, drain: bool = False) -> int:
+    """Process requests: one (once), until none can be claimed (drain: a batch job's worker), or forever;
+    return how many were processed."""
     done, identity = 0, worker_identity()
     while True:
         request = queue.claim_oldest(settings.stale_after_seconds, identity)
         if request is None:
-            if once:
+            if once or drain:
                 for note in queue.waiting(settings.stale_after_seconds):
                     print(note)
                 return done

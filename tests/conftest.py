@@ -111,9 +111,9 @@ def deployment(prepared_home, tmp_path, monkeypatch):
 
     monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
     monkeypatch.setenv("FINEBENCH_ENCODER", "minilm")
-    settings = Settings(results_dirs=(tmp_path / "results",), queue=str(tmp_path / "queue"),
+    settings = Settings(results=(str(tmp_path / "results"),), queue=str(tmp_path / "queue"),
                         runs_dir=tmp_path / "runs", stale_after_seconds=600)
     for key, value in {"FINEBENCH_LEADERBOARD_RESULTS": tmp_path / "results", "FINEBENCH_QUEUE": tmp_path / "queue",
                        "FINEBENCH_RUNS": tmp_path / "runs"}.items():
         monkeypatch.setenv(key, str(value))
-    return settings, Queue(LocalStorage(settings.queue)), LocalStorage(settings.results_dirs[0])
+    return settings, Queue(LocalStorage(settings.queue)), LocalStorage(settings.results[0])

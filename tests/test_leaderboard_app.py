@@ -39,7 +39,7 @@ def served(tmp_path_factory):
     model.mkdir(parents=True)
     (model / "model.safetensors").write_bytes(b"0" * 64)
     (model / "config.json").write_text(json.dumps({"model_type": "qwen2_5_vl"}))
-    settings = Settings(results_dirs=(root / "results",), queue=str(root / "queue"), runs_dir=root / "runs",
+    settings = Settings(results=(str(root / "results"),), queue=str(root / "queue"), runs_dir=root / "runs",
                         local_model_roots=(root / "models",))
     app = build_app(settings)
     port = free_port()
@@ -139,7 +139,7 @@ def test_reload_shows_an_entry_published_after_the_start(served):
     url, settings, _, app = served
     entry = synthetic_entry(0, random.Random(0))
     entry["model"]["name"] = "published-after-start"
-    entries.write(entry, settings.results_dirs[0] / entries.file_name(entry))
+    entries.write(entry, Path(settings.results[0]) / entries.file_name(entry))
     board = app.leaderboard
     assert "published-after-start" not in set(board.frames["Closed-world accuracy"]["model"])
     client = Client(url, verbose=False)
@@ -175,3 +175,36 @@ def test_lite_entries_are_ranked_on_their_own_and_shown_apart():
     assert list(data.filter_frame(frame)["model"]) == [full["model"]["name"]]  # full-benchmark rows by default
     shown = data.filter_frame(frame, subset="lite")
     assert list(shown["model"]) == ["lite-run"] and list(shown["family"]) == ["unspecified"]
+
+
+HOSTILE = "<img src=x onerror=alert(1)>[verified](https://evil.example) **bold** # heading"
+
+
+def test_untrusted_names_are_shown_as_text_never_as_markup(served, browser):
+    """A submitter chooses the model's name: the table and the Details view show it as the characters it is."""
+    from selenium.webdriver.common.keys import Keys
+
+    url, settings, _, app = served
+    entry = synthetic_entry(7, random.Random(7))
+    entry["model"]["name"] = entry["model"]["id"] = HOSTILE
+    entries.write(entry, Path(settings.results[0]) / entries.file_name(entry))
+    browser.get(url)
+    assert wait_for(lambda: "Fine-R1-7B" in page_text(browser))
+    browser.find_element("css selector", "#reload-results").click()
+    table = lambda: browser.find_element("css selector", "#table-closed_accuracy")
+    assert wait_for(lambda: "[verified](https://evil.example)" in table().text), table().text
+    click_tab(browser, "Details")
+    choice = browser.find_element("css selector", "#entry-choice input")
+    choice.click()
+    choice.send_keys(Keys.CONTROL, "a")
+    choice.send_keys(Keys.BACKSPACE)
+    choice.send_keys("verified")
+    choice.send_keys(Keys.ENTER)
+    provenance = lambda: browser.find_element("css selector", "#provenance")
+    assert wait_for(lambda: "[verified](https://evil.example) **bold** # heading" in provenance().text), \
+        provenance().text
+    browser.save_screenshot(str(ARTIFACTS / "untrusted-name.png"))
+    for area in (table(), provenance()):
+        assert not area.find_elements("css selector", "img, a[href*='evil'], h1")
+        assert "bold" not in [strong.text for strong in area.find_elements("css selector", "strong")]
+    assert HOSTILE in provenance().text  # every character shown, < and > included

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from finebench.leaderboard.queue import FAILED, FINISHED, PENDING, RUNNING, DuplicateRequest, Queue, Request
-from finebench.leaderboard.storage import AlreadyExists, HubStorage, LocalStorage
+from finebench.leaderboard.storage import LocalStorage
 
 
 def request(model="org/model", revision="main", protocol="finebench"):
@@ -96,42 +96,6 @@ def test_no_malformed_request_stops_the_queue(tmp_path):
     assert queue.claim_oldest(600).id == good.id and queue.claim_oldest(600) is None  # claimed once, no loop
 
 
-class FakeHub:
-    """The few huggingface_hub.HfApi calls HubStorage makes, over a dict, with commit races."""
-
-    def __init__(self):
-        self.files, self.sha, self.lock = {}, 0, threading.Lock()
-
-    def list_repo_files(self, repo_id, repo_type=None, revision=None):
-        return list(self.files)
-
-    def dataset_info(self, repo_id):
-        return type("Info", (), {"sha": str(self.sha)})()
-
-    def hf_hub_download(self, repo_id, path, repo_type=None, force_download=False):
-        raise AssertionError("reads go through read() in this fake")
-
-    def create_commit(self, repo_id, repo_type, parent_commit, operations, commit_message):
-        with self.lock:
-            if parent_commit is not None and parent_commit != str(self.sha):
-                raise RuntimeError("412 Precondition Failed: the branch moved")
-            for operation in operations:
-                self.files[operation.path_in_repo] = operation.path_or_fileobj
-            self.sha += 1
-
-
-def test_hub_storage_refuses_what_exists_and_lists_folders():
-    hub = FakeHub()
-    storage = HubStorage("org/queue", api=hub)
-    storage.create("requests/a.json", b"{}")
-    with pytest.raises(AlreadyExists):
-        storage.create("requests/a.json", b"{}")
-    storage.write("requests/b.json", b"{}")
-    storage.write("results/c.json", b"{}")
-    assert storage.list("requests") == ["a.json", "b.json"]
-    assert storage.describe("requests/a.json").endswith("datasets/org/queue/blob/main/requests/a.json")
-
-
 def test_claiming_lists_the_queue_once(tmp_path):
     class CountingStorage(LocalStorage):
         lists = 0
@@ -153,13 +117,13 @@ def test_malformed_request_files_are_shown_under_the_queue_table(tmp_path):
     from finebench.leaderboard.app import Leaderboard
     from finebench.leaderboard.settings import Settings
 
-    settings = Settings(results_dirs=(tmp_path / "results",), queue=str(tmp_path / "queue"), runs_dir=tmp_path)
+    settings = Settings(results=(str(tmp_path / "results"),), queue=str(tmp_path / "queue"), runs_dir=tmp_path)
     board = Leaderboard(settings)
     board.queue.submit(request())
     (tmp_path / "queue" / "requests" / "broken.json").write_text("{not json")
     frame, note = board.queue_view()
     assert list(frame["model"]) == ["org/model"]
-    assert "queue requests could not be read" in note and "broken.json" in note
+    assert "Queue requests that could not be read (1)" in note and "broken\\.json" in note  # shown as text
     (tmp_path / "queue" / "requests" / "broken.json").unlink()
     assert board.queue_view()[1] == ""
 
@@ -167,8 +131,8 @@ def test_malformed_request_files_are_shown_under_the_queue_table(tmp_path):
 RACER = """
 import json, sys, time
 from finebench.leaderboard.queue import Queue
-from finebench.leaderboard.storage import LocalStorage
-queue, name, claims = Queue(LocalStorage(sys.argv[1])), sys.argv[2], []
+from finebench.leaderboard.storage import open_storage
+queue, name, claims = Queue(open_storage(sys.argv[1])), sys.argv[2], []
 time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all start together
 while (request := queue.claim_oldest(600, name)) is not None:
     claims.append(request.id)
@@ -177,40 +141,24 @@ print(json.dumps(claims))
 """
 
 
-def test_racing_worker_processes_claim_each_request_exactly_once(tmp_path):
+def race(queue: Queue, location: str, requests: int, env: dict | None = None) -> None:
+    """Four processes claim and finish every request of the queue at `location`: none lost, none twice, none
+    stuck."""
     import subprocess
     import sys
 
-    queue = Queue(LocalStorage(tmp_path))
-    submitted = {queue.submit(request(f"org/model-{number}")).id for number in range(24)}
+    submitted = {queue.submit(request(f"org/model-{number}")).id for number in range(requests)}
     start = time.time() + 2
-    racers = [subprocess.Popen([sys.executable, "-c", RACER, str(tmp_path), f"w{number}", str(start)],
-                               stdout=subprocess.PIPE, text=True) for number in range(4)]
-    claims = [json.loads(racer.communicate(timeout=120)[0]) for racer in racers]
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, location, f"w{number}", str(start)],
+                               stdout=subprocess.PIPE, text=True, env=env) for number in range(4)]
+    claims = [json.loads(racer.communicate(timeout=180)[0]) for racer in racers]
     everything = [claim for worker_claims in claims for claim in worker_claims]
     assert sorted(everything) == sorted(submitted)  # none lost, none twice
     assert all(queue.get(identifier).status == FINISHED for identifier in submitted)  # none stuck
 
 
-def test_racing_workers_on_the_hub_queue_claim_each_request_once():
-    from finebench.leaderboard.storage import HubStorage
-
-    hub = FakeHub()
-    storage = HubStorage("org/queue", api=hub)
-    storage.read = lambda path: hub.files[path]
-    queue = Queue(storage)
-    submitted = {queue.submit(request(f"org/model-{number}")).id for number in range(12)}
-    claims, barrier = [], threading.Barrier(4)
-
-    def worker(name):
-        barrier.wait()
-        while (claimed := queue.claim_oldest(600, name)) is not None:
-            claims.append(claimed.id)
-            queue.finish(claimed, [])
-
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(worker, [f"w{number}" for number in range(4)]))
-    assert sorted(claims) == sorted(submitted)
+def test_racing_worker_processes_claim_each_request_exactly_once(tmp_path):
+    race(Queue(LocalStorage(tmp_path)), str(tmp_path), 24)
 
 
 def test_a_superseded_claim_writes_nothing(tmp_path):
@@ -237,12 +185,52 @@ def test_a_worker_says_why_a_running_request_is_not_claimed(tmp_path):
     assert "host:1" in note and "FINEBENCH_STALE_SECONDS" in note
 
 
-def test_results_on_the_hub_are_refused_not_written_to_a_folder_named_hf(monkeypatch, tmp_path):
+@pytest.mark.parametrize("location", ["s3://bucket/results", "hf://models/org/results", "hf://datasets/org",
+                                      "hf://datasets/org/a/b", "hf://datasets/org/../x", "https://example.org/r"])
+def test_a_location_neither_folder_nor_hub_dataset_is_refused_never_a_folder(monkeypatch, tmp_path, location):
     from finebench.errors import FinebenchError
     from finebench.leaderboard.settings import load_settings
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("FINEBENCH_LEADERBOARD_RESULTS", "hf://datasets/org/results")
-    with pytest.raises(FinebenchError, match="local folders only"):
+    monkeypatch.setenv("FINEBENCH_LEADERBOARD_RESULTS", location)
+    with pytest.raises(FinebenchError, match="neither a folder nor hf://datasets/<owner>/<name>") as refused:
         load_settings()
-    assert not (tmp_path / "hf:").exists()
+    assert "FINEBENCH_LEADERBOARD_RESULTS" in str(refused.value)
+    monkeypatch.setenv("FINEBENCH_LEADERBOARD_RESULTS", "hf://datasets/org/results")
+    assert load_settings().results == ("hf://datasets/org/results",)
+    assert list(tmp_path.iterdir()) == []  # nothing named "hf:" or "s3:" made here
+
+
+DIES_WHILE_CLAIMING = """
+import os, signal, sys
+from finebench.leaderboard.queue import Queue
+from finebench.leaderboard.storage import LocalStorage
+
+class DiesAfterTheLease(LocalStorage):
+    def create(self, path, data):
+        super().create(path, data)
+        if path.startswith("leases/"):
+            os.kill(os.getpid(), signal.SIGKILL)  # between the lease and the request marked RUNNING
+
+Queue(DiesAfterTheLease(sys.argv[1])).claim_oldest(600, "doomed")
+"""
+
+
+def test_a_worker_killed_while_claiming_leaves_no_request_stuck(tmp_path):
+    import subprocess
+    import sys
+
+    queue = Queue(LocalStorage(tmp_path))
+    submitted = queue.submit(request())
+    died = subprocess.run([sys.executable, "-c", DIES_WHILE_CLAIMING, str(tmp_path)])
+    assert died.returncode == -9 and (tmp_path / "leases" / f"{submitted.id}-1.json").is_file()
+    assert queue.get(submitted.id).status == PENDING  # the claim was never recorded
+    assert queue.claim_oldest(600, "w1") is None  # a young lease: its worker may only be slow
+    [note] = queue.waiting(600)
+    assert "stopped before recording it" in note and "FINEBENCH_STALE_SECONDS" in note
+    time.sleep(1.2)
+    claimed = queue.claim_oldest(1, "w2")  # the lease is now older than the limit: passed over
+    assert claimed.id == submitted.id and claimed.attempt == 2 and claimed.worker == "w2"
+    assert queue.claim_oldest(1, "w3") is None  # and claimed once
+    queue.finish(claimed, [])
+    assert queue.get(submitted.id).status == FINISHED

@@ -96,6 +96,7 @@ def test_tables_command_formats(capsys):
 def test_unreadable_entries_raise_or_are_collected(tmp_path, reported):
     from finebench.errors import FinebenchError
     from finebench.leaderboard import data
+    from finebench.leaderboard.storage import LocalStorage
 
     (tmp_path / "broken.json").write_text("{not json")
     (tmp_path / "tables_1.json").write_text("{not an entry either, and skipped}")
@@ -104,5 +105,6 @@ def test_unreadable_entries_raise_or_are_collected(tmp_path, reported):
     problems = []
     assert len(tables.load_entries(["reported", tmp_path], problems)) == len(reported)
     assert len(problems) == 1 and problems[0].startswith("broken.json: ")
-    loaded, shown = data.load_all([tmp_path, tmp_path / "not yet created"])  # the leaderboard's reader
+    # the leaderboard's reader, over a folder with a broken file and one the worker has not made yet
+    loaded, shown = data.load_all([LocalStorage(tmp_path), LocalStorage(tmp_path / "not yet created")])
     assert len(loaded) == len(reported) and shown == problems

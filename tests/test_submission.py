@@ -9,7 +9,7 @@ from finebench.leaderboard.submission import WeightsInfo, validate_submission
 
 @pytest.fixture
 def settings(tmp_path):
-    return Settings(results_dirs=(tmp_path / "results",), queue=str(tmp_path / "queue"), runs_dir=tmp_path / "runs",
+    return Settings(results=(str(tmp_path / "results"),), queue=str(tmp_path / "queue"), runs_dir=tmp_path / "runs",
                     local_model_roots=(tmp_path / "models",), allow_custom_code=("org/trusted",),
                     max_model_bytes=10_000)
 

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -25,38 +26,85 @@ def responder_request(name, settings, protocol="finebench"):
                                protocol, settings)
 
 
-def test_round_trip_from_submission_to_published_row(deployment):
-    settings, queue, results = deployment
-    previous_umask = os.umask(0o027)  # the queue, the run and the entry must honour it (a team's shared host)
+RACE = (("first_option", "official"), ("ground_truth", "finebench"), ("random_option", "finebench"),
+        ("all_options", "official"))
+STALE_SECONDS = 8  # the heartbeat follows: every 2 s
+
+
+def start_workers(count: int) -> list[subprocess.Popen]:
+    """`finebench worker --drain` processes, each in a session of its own (killed whole by killpg)."""
+    previous_umask = os.umask(0o027)  # the queue, the runs and the entries must honour it (a team's shared host)
     try:
-        request = queue.submit(responder_request("first_option", settings, protocol="official"))
-        assert run_worker(queue, results, settings, once=True, lite=True) == 1
+        return [subprocess.Popen([sys.executable, "-m", "finebench", "worker", "--drain", "--lite"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                for _ in range(count)]
     finally:
         os.umask(previous_umask)
-    attempt = settings.runs_dir / request.id / "attempt-1"  # each claim evaluates into a folder of its own
-    written = [Path(settings.queue) / "requests" / f"{request.id}.json", *settings.results_dirs[0].glob("*.json"),
-               *(Path(settings.queue) / "leases").glob("*.json"), *attempt.rglob("*.json*"), attempt / "log.txt"]
-    assert len(written) > 4 and {oct(path.stat().st_mode & 0o777) for path in written} == {oct(0o640)}
-    done = queue.get(request.id)
-    assert done.status == FINISHED, done.reason
-    assert (attempt / "log.txt").is_file() and done.log == str(attempt / "log.txt")
-    [published] = done.entries
-    entry = entries.read(published)
-    assert entry["source"] == "submitted" and entry["subset"] == "lite" and entry["protocol"] == "official"
-    assert entry["scores"]["closed_accuracy"]["average"]["mean"]["value"] == 100.0  # the answer is always first
-    assert entry["provenance"]["request"] == request.id
-    board = Leaderboard(settings)
-    frame = board.view("Closed-world accuracy", "first_option", [], [], [], ["submitted"], [], None, "lite")
-    assert "first_option" not in set(board.view("Closed-world accuracy", "", [], [], [], [], [], None)["model"])
-    assert list(frame["model"]) == ["first_option"] and list(frame["mean"]) == [100.0]
-    assert board.queue_frame().iloc[0]["status"] == FINISHED
 
 
-def test_details_of_a_published_entry(deployment):
+def kill_a_worker_mid_evaluation(queue, workers) -> str:
+    """SIGKILL the worker (and its lmms-eval child) of the first request seen evaluating; its request id."""
+    deadline = time.time() + 480  # four evaluations starting on two cores
+    while time.time() < deadline:
+        for request in queue.listing().requests:
+            if request.status == RUNNING and request.log and Path(request.log).is_file() \
+                    and "Building contexts" in Path(request.log).read_text(errors="replace"):
+                pid = int(request.worker.rsplit(":", 1)[1])
+                assert pid in {worker.pid for worker in workers}
+                os.killpg(pid, signal.SIGKILL)  # the worker and its evaluation die without a word
+                return request.id
+        if all(worker.poll() is not None for worker in workers):
+            break
+        time.sleep(0.2)
+    raise AssertionError("no request was seen evaluating: " + " | ".join(
+        worker.communicate(timeout=60)[0][-2000:] for worker in workers if worker.poll() is not None))
+
+
+def test_racing_worker_processes_evaluate_each_request_once_and_a_killed_ones_request_finishes(
+        deployment, monkeypatch):
     settings, queue, results = deployment
-    request = queue.submit(responder_request("random_option", settings))
-    run_worker(queue, results, settings, once=True, lite=True)
-    entry = entries.read(queue.get(request.id).entries[0])
+    monkeypatch.setenv("FINEBENCH_STALE_SECONDS", str(STALE_SECONDS))
+    settings = replace(settings, stale_after_seconds=STALE_SECONDS)
+    submitted = {queue.submit(responder_request(name, settings, protocol)).id: name for name, protocol in RACE}
+    workers = start_workers(4)
+    victim = kill_a_worker_mid_evaluation(queue, workers)
+    outputs = [worker.communicate(timeout=600)[0] for worker in workers]
+    if queue.get(victim).status != FINISHED:  # the others stopped before its heartbeat went stale
+        time.sleep(STALE_SECONDS + 1)
+        assert run_worker(queue, results, settings, once=True, lite=True) == 1
+
+    done = {identifier: queue.get(identifier) for identifier in submitted}
+    assert {request.status for request in done.values()} == {FINISHED}, [r.reason for r in done.values()]
+    leases = sorted(path.name for path in (Path(settings.queue) / "leases").iterdir())
+    assert leases == sorted([f"{identifier}-1.json" for identifier in submitted] + [f"{victim}-2.json"])
+    assert done[victim].attempt == 2 and all(r.attempt == 1 for i, r in done.items() if i != victim)
+    published = sorted(Path(settings.results[0]).glob("*.json"))
+    assert sorted(p for request in done.values() for p in map(Path, request.entries)) == published  # one each
+    by_model = {entry["model"]["name"]: entry for entry in map(entries.read, published)}
+    for request in done.values():
+        entry = by_model[request.model]
+        assert entry["source"] == "submitted" and entry["subset"] == "lite" and not entry.get("partial")
+        assert entry["provenance"]["request"] == request.id and entry["protocol"] == request.protocol
+        assert f"attempt-{request.attempt}" in entry["provenance"]["run"]  # the attempt that held the claim
+        closed = entry["scores"]["closed_accuracy"]
+        assert sum(cell["n"] for dataset, cells in closed.items() if dataset != "average"
+                   for cell in cells.values()) == 600  # no line counted twice
+    for name in ("first_option", "ground_truth", "all_options"):  # official: the answer is always first
+        assert by_model[name]["scores"]["closed_accuracy"]["average"]["mean"]["value"] == 100.0
+    assert all(f"-> {FINISHED}" in output for output in outputs if "evaluating" in output)
+
+    written = [*(Path(settings.queue) / "requests").iterdir(), *published, *(Path(settings.queue) / "leases").iterdir(),
+               *(settings.runs_dir / victim / "attempt-2").rglob("*.json*")]
+    assert {oct(path.stat().st_mode & 0o777) for path in written} == {oct(0o640)}
+    board = Leaderboard(settings)
+    frame = board.view("Closed-world accuracy", "", [], [], [], ["submitted"], [], None, "lite")
+    assert sorted(frame["model"]) == sorted(submitted.values())
+    assert not set(submitted.values()) & set(board.view("Closed-world accuracy", "", [], [], [], [], [], None)["model"])
+    assert set(board.queue_frame()["status"]) == {FINISHED}
+    details_of_a_published_entry(settings, by_model["random_option"])
+
+
+def details_of_a_published_entry(settings, entry):
     own_run = Path(entry["provenance"]["run"])
     # a later run in the same folder (without samples) must not stand in for the entry's own run
     own_run.with_name("99991231_235959_results.json").write_text(own_run.read_text())
@@ -67,9 +115,9 @@ def test_details_of_a_published_entry(deployment):
     assert per_class["lines"].sum() == 600
     confused = detail.confused_pairs(samples)
     assert len(confused) == 15 and (confused["true class"] != confused["answered"]).all()
-    assert "random_option" in detail.provenance_markdown(entry) and request.id in detail.provenance_markdown(entry)
     markdown, per_class_shown, _ = Leaderboard(settings).details(data.entry_key(entry))
-    assert "random_option" in markdown and per_class_shown["lines"].sum() == 600
+    assert "random\\_option" in markdown and entry["provenance"]["request"].split("-")[-1] in markdown
+    assert per_class_shown["lines"].sum() == 600
 
 
 def test_publish_validates_and_keeps_revisions_apart(tmp_path):
@@ -109,22 +157,3 @@ def test_a_failing_evaluation_is_marked_failed_with_its_reason(deployment, tmp_p
     run_worker(queue, results, settings, once=True, lite=True)
     failed = queue.get(request.id)
     assert failed.status == FAILED and "evaluation exited with code" in failed.reason
-
-
-def test_a_worker_killed_mid_run_leaves_its_request_recoverable(deployment):
-    settings, queue, results = deployment
-    request = queue.submit(responder_request("all_options", settings))
-    worker = subprocess.Popen([sys.executable, "-m", "finebench", "worker", "--once", "--lite"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while queue.get(request.id).status != RUNNING and time.time() < deadline:
-        time.sleep(0.2)
-    assert queue.get(request.id).status == RUNNING
-    time.sleep(2)
-    os.killpg(worker.pid, signal.SIGKILL)  # the worker and its lmms-eval child die without a word
-    worker.wait()
-    assert queue.get(request.id).status == RUNNING  # nobody marked it: only the heartbeat can tell
-    assert queue.recover_stale(stale_after_seconds=0)[0].id == request.id
-    assert queue.get(request.id).status == PENDING
-    run_worker(queue, results, settings, once=True, lite=True)
-    assert queue.get(request.id).status == FINISHED

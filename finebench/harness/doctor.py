@@ -407,11 +407,14 @@ def check_writable_folder(name: str, folder: Path, setting: str = HOME_VARIABLE)
 
 def check_storage(name: str, location: str, setting: str) -> Check:
     """A leaderboard location (queue or results): a folder, or a Hugging Face dataset repository."""
-    if not location.startswith("hf://"):
+    from finebench.leaderboard.storage import hub_repository
+
+    try:
+        repository = hub_repository(location, setting)
+    except FinebenchError as error:
+        return Check(name, FAIL, error.problem, error.fix)
+    if repository is None:
         return check_writable_folder(name, Path(location).expanduser(), setting)
-    repository = location.removeprefix("hf://datasets/")
-    if repository == location or repository.count("/") != 1:
-        return Check(name, FAIL, f"{location!r} is not hf://datasets/<owner>/<name>", f"correct {setting}")
     if extras.installed_version("huggingface-hub") is None:
         return Check(name, FAIL, f"{location} needs huggingface_hub", extras.install_command(("leaderboard",)))
     reachable, why = hub_reachable()

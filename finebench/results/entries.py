@@ -139,10 +139,19 @@ def write(entry: dict, path: Path) -> Path:
 
 def read(path: Path) -> dict:
     try:
-        entry = json.loads(Path(path).read_text("utf-8"))
-    except (OSError, ValueError) as error:
+        data = Path(path).read_bytes()
+    except OSError as error:
         raise FinebenchError(f"cannot read result entry {path} ({error})", "check the file") from None
-    return validate(entry, str(path))
+    return loads(data, str(path))
+
+
+def loads(data: bytes, where: str) -> dict:
+    """An entry from a file's contents, validated: for readers of storage that is not a local path (a Hub dataset)."""
+    try:
+        entry = json.loads(data.decode("utf-8"))
+    except ValueError as error:  # not UTF-8, or not JSON
+        raise FinebenchError(f"cannot read result entry {where} ({error})", "check the file") from None
+    return validate(entry, where)
 
 
 def _file_safe(text: str) -> str:

@@ -1,0 +1,104 @@
+"""The queue and the published entries on a Hugging Face dataset repository, through the real
+huggingface_hub client, against a local stand-in of the Hub (tests/hubserver.py) that refuses a
+commit whose parent is not the head, as the Hub does."""
+
+import os
+import random
+import subprocess
+import sys
+
+import pytest
+from hubserver import HubServer
+from test_queue import race
+
+from finebench.errors import FinebenchError
+from finebench.leaderboard.app import Leaderboard
+from finebench.leaderboard.benchmark import synthetic_entry
+from finebench.leaderboard.queue import Queue
+from finebench.leaderboard.settings import Settings
+from finebench.leaderboard.storage import AlreadyExists, HubStorage, open_storage
+from finebench.leaderboard.worker import publish
+
+QUEUE, RESULTS = "hf://datasets/org/queue", "hf://datasets/org/results"
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """The stand-in, serving org/queue and org/results, as the Hub of this process and of its children."""
+    import huggingface_hub.constants as constants
+
+    with HubServer(["org/queue", "org/results"]) as server:
+        monkeypatch.setattr(constants, "ENDPOINT", server.url)  # what HF_ENDPOINT sets when the client is imported
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                            server.url + "/{repo_id}/resolve/{revision}/{filename}")
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("HF_TOKEN", "hf_test")
+        yield server
+
+
+def board_settings(tmp_path, results=(RESULTS,)) -> Settings:
+    return Settings(results=results, queue=QUEUE, runs_dir=tmp_path / "runs")
+
+
+def named_entry(name: str, index: int = 0) -> dict:
+    entry = synthetic_entry(index, random.Random(index))
+    entry["model"]["name"] = name
+    return entry
+
+
+def closed_models(board: Leaderboard) -> set[str]:
+    return set(board.view("Closed-world accuracy", "", [], [], [], [], [], None)["model"])
+
+
+def test_hub_storage_creates_once_lists_folders_and_reads_what_was_written(hub):
+    storage = open_storage(QUEUE)
+    assert isinstance(storage, HubStorage)
+    storage.create("requests/a.json", b"{}")
+    with pytest.raises(AlreadyExists):
+        storage.create("requests/a.json", b"{}")
+    storage.write("requests/b.json", b"1")
+    storage.write("requests/b.json", b"2")
+    storage.write("top.json", b"{}")
+    assert storage.list("requests") == ["a.json", "b.json"] and storage.list("") == ["top.json"]
+    assert storage.read("requests/b.json") == b"2"  # the current version, not a cached one
+    assert storage.describe("requests/a.json").endswith("datasets/org/queue/blob/main/requests/a.json")
+
+
+def test_worker_processes_racing_on_a_hub_queue_claim_each_request_once(hub, tmp_path):
+    environment = {**os.environ, "HF_HOME": str(tmp_path / "hf-home")}
+    race(Queue(open_storage(QUEUE)), QUEUE, 8, environment)
+    assert hub.refused > 0  # the commits really raced: some were refused for a moved parent and retried
+
+
+def test_published_entries_on_the_hub_are_what_the_app_shows_and_reloads(hub, tmp_path):
+    results = open_storage(RESULTS)
+    publish(named_entry("published-first"), results)
+    board = Leaderboard(board_settings(tmp_path))
+    assert "published-first" in closed_models(board) and board.problems == []
+
+    publish(named_entry("published-later", 1), results)
+    results.write("broken.json", b"{not json")
+    board.reload()
+    assert {"published-first", "published-later"} <= closed_models(board)
+    assert len(board.problems) == 1 and board.problems[0].startswith("broken.json: ")
+
+    hub.__exit__(None, None, None)  # the Hub goes away while the app runs (the client retries for 23 s) ...
+    board.reload()
+    assert {"published-first", "published-later"} <= closed_models(board)  # ... and the last view stays, with why
+    assert any("datasets/org/results" in problem and "ConnectError" in problem and "read from it before" in problem
+               for problem in board.problems)
+
+
+def test_a_results_repository_that_does_not_exist_stops_the_app_and_the_worker(hub, tmp_path):
+    missing = "hf://datasets/org/no-such-results"
+    with pytest.raises(FinebenchError, match="org/no-such-results cannot be reached: RepositoryNotFound"):
+        Leaderboard(board_settings(tmp_path, results=(missing,)))
+    environment = {**os.environ, "FINEBENCH_HOME": str(tmp_path / "home"), "FINEBENCH_QUEUE": QUEUE,
+                   "FINEBENCH_LEADERBOARD_RESULTS": missing, "HF_HOME": str(tmp_path / "hf-home")}
+    worker = subprocess.run([sys.executable, "-m", "finebench", "worker", "--once"], capture_output=True, text=True,
+                            env=environment, cwd=tmp_path, timeout=120)
+    assert worker.returncode == 2 and "org/no-such-results cannot be reached" in worker.stderr
+    assert "nothing is read from or written to a folder instead" in worker.stderr
+    assert not list(tmp_path.rglob("hf:*"))  # no folder named "hf:" in its place, in the working folder or below
