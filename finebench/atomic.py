@@ -99,13 +99,13 @@ def write_json(path: str | os.PathLike, value: object) -> None:
 
 
 @contextlib.contextmanager
-def exclusive(lock_file: Path, busy: FinebenchError) -> Iterator[None]:
+def exclusive(lock_file: Path, busy: FinebenchError | None) -> Iterator[None]:
     """Hold an exclusive lock on ``lock_file`` for the block, or raise ``busy`` at once if another
-    process holds it. The kernel drops the lock when its holder dies, however it dies."""
+    process holds it (busy None: wait for it). The kernel drops the lock when its holder dies, however it dies."""
     lock_file.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_file, "a+") as handle:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if busy is None else fcntl.LOCK_NB))
         except BlockingIOError:
             raise busy from None
         try:

@@ -24,7 +24,7 @@ from . import data, detail
 from .columns import ALL_COLUMNS, DEFAULT_COLUMNS, PROTOCOLS, SIZE_BUCKETS, SOURCES, TYPES, VIEWS
 from .queue import DuplicateRequest, Queue
 from .settings import QUEUE_VARIABLE, RESULTS_VARIABLE, Settings
-from .storage import open_storage
+from .storage import Storage, open_storage
 from .submission import BACKENDS, PRECISIONS, validate_submission
 from .untrusted import as_text
 
@@ -84,6 +84,7 @@ class Leaderboard:
         now keeps what was read from it before, and the note above the tables says so."""
         problems: list[str] = []
         self.entries = data.load_reported(problems)
+        self.origins: dict[str, Storage] = {}  # entry key -> where it was read: its sidecar lies beside it
         for number, storage in enumerate(self.results):
             try:
                 self.published[number] = data.load_published(storage, problems)
@@ -91,6 +92,7 @@ class Leaderboard:
                 problems.append(f"{storage.describe('')}: {type(error).__name__}: {str(error)[:200]} "
                                 "(showing what was read from it before)")
             self.entries += self.published.get(number, [])
+            self.origins.update((data.entry_key(entry), storage) for entry in self.published.get(number, []))
         self.problems = problems
         self.frames = {title: data.metric_frame(self.entries, metric) for title, metric in VIEWS.items()}
         self.by_key = {data.entry_key(entry): entry for entry in self.entries}
@@ -135,8 +137,14 @@ class Leaderboard:
         entry = self.by_key.get(key)
         if entry is None:
             return "", None, None
-        samples = detail.closed_samples(entry)
-        return detail.provenance_markdown(entry), detail.per_class_accuracy(samples), detail.confused_pairs(samples)
+        markdown = detail.provenance_markdown(entry)
+        try:
+            samples = detail.closed_samples(entry, self.origins[key]) if key in self.origins else ()
+        except FinebenchError as error:
+            samples, markdown = (), f"{markdown}\n\n⚠️ {as_text(error.problem)}"
+        if not entry.get("lines"):
+            markdown = f"{markdown}\n\n{detail.NO_LINES}"
+        return markdown, detail.per_class_accuracy(samples), detail.confused_pairs(samples)
 
 
 def _metric_tabs(board: Leaderboard) -> tuple[dict, gr.ScatterPlot]:

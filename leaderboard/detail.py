@@ -1,48 +1,44 @@
-"""One entry in detail: its provenance and, when its samples are on disk, where it goes wrong."""
+"""One entry in detail: its provenance and, from its per-line sidecar, where it goes wrong."""
 
 from __future__ import annotations
 
-import functools
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
-from finebench.harness.runs import read_results
-from finebench.scoring.metrics import FINEBENCH_ACCURACY, OFFICIAL_ACCURACY
-from finebench.scoring.protocols import Protocol
+from finebench.results import lines
 
+from .storage import Storage
 from .untrusted import as_text
 
+NO_LINES = ("This entry carries no per-line scores (the paper's rows, and entries ingested before finebench "
+            "recorded them): per-class accuracy and confusions need them.")
 
-def closed_samples(entry: dict) -> tuple[dict, ...]:
-    """The entry's closed-world samples (truth, dataset, score, named), or () when its run is not on disk.
 
-    provenance.run names the entry's own *_results.json, so that file is read rather than the
-    newest run of its folder (a folder can hold several runs of the same model).
-    """
-    results = entry.get("provenance", {}).get("run")
-    if not results or not Path(results).is_file():
+_READ: dict[str, tuple[dict, ...]] = {}  # sidecar sha256 -> closed lines: the same address is the same lines
+CACHED = 8  # a few entries: switching back and forth in the Details tab reads nothing
+
+
+def closed_samples(entry: dict, storage: Storage) -> tuple[dict, ...]:
+    """The entry's closed-world lines (truth, dataset, score, named) from its sidecar beside it in `storage`;
+    () when it has none."""
+    reference = entry.get("lines")
+    if not reference:
         return ()
-    path = Path(results).resolve()
-    # the modification time is part of the key: a rescored run is read again, not served stale
-    return _read_closed(str(path), path.stat().st_mtime_ns, entry["protocol"] == "official")
+    if reference["sha256"] not in _READ:
+        while len(_READ) >= CACHED:
+            _READ.pop(next(iter(_READ)))
+        _READ[reference["sha256"]] = _closed(lines.load(entry, storage.read, storage.describe))
+    return _READ[reference["sha256"]]
 
 
-@functools.lru_cache(maxsize=8)  # a few entries: switching back and forth in the Details tab reads nothing
-def _read_closed(results_path: str, _mtime_ns: int, official: bool) -> tuple[dict, ...]:
-    order = Protocol.OFFICIAL if official else Protocol.FINEBENCH
-    # only this protocol's closed tasks: the open world's samples are not needed here
-    run = read_results(Path(results_path), lambda key: key.world == "closed" and key.order == order)
-    metric = OFFICIAL_ACCURACY if official else FINEBENCH_ACCURACY
-    return tuple(_closed_sample(sample, metric) for samples in run.samples.values() for sample in samples)
-
-
-def _closed_sample(sample: dict, metric: str) -> dict:
-    return {"truth": sample[metric]["ground_truth"], "dataset": sample[metric]["dataset"],
-            "score": sample[metric]["score"], "named": sample[FINEBENCH_ACCURACY].get("named", [])}
+def _closed(columns: dict) -> tuple[dict, ...]:
+    closed = columns["metric"] == "closed_accuracy"
+    return tuple({"truth": truth, "dataset": dataset, "score": score, "named": [named] if named else []}
+                 for truth, dataset, score, named in zip(columns["ground_truth"][closed], columns["dataset"][closed],
+                                                         columns["score"][closed], columns["named"][closed]))
 
 
 def per_class_accuracy(samples: Sequence[dict]) -> pd.DataFrame:

@@ -27,13 +27,13 @@ from finebench.harness.doctor import preflight_evaluation
 from finebench.harness.evalrun import PathLinks
 from finebench.harness.runs import read_run
 from finebench.harness.tasknames import protocol_tasks
-from finebench.results import entries
+from finebench.results import entries, lines
 from finebench.results.entries import Source
-from finebench.results.ingest import build_entries
+from finebench.results.ingest import build_entries, protocol_lines
 
 from .queue import PENDING, LostClaim, Queue, Request
 from .settings import Settings
-from .storage import Storage
+from .storage import AlreadyExists, Storage
 from .submission import ARGUMENT_SEPARATORS, recheck
 
 HEARTBEAT_SECONDS = 30
@@ -104,10 +104,20 @@ class Heartbeat:
         self._thread.join()
 
 
-def publish(entry: dict, results: Storage) -> str:
-    """Validate and write the entry where the leaderboard reads it (a folder or a Hub dataset)."""
+def publish(entry: dict, results: Storage, sidecar: bytes | None = None) -> str:
+    """Validate and write the entry where the leaderboard reads it (a folder or a Hub dataset), its per-line
+    sidecar first (named by its content: one already there holds these very bytes)."""
     path = entries.file_name(entry)
-    results.write(path, entries.dumps(entry, results.describe(path)))
+    data = entries.dumps(entry, results.describe(path))
+    if entry.get("lines"):
+        if sidecar is None or lines.reference(sidecar)["sha256"] != entry["lines"]["sha256"]:
+            raise FinebenchError(f"the entry {path} names per-line scores {entry['lines']['sha256'][:12]}… that "
+                                 "were not given with it", "publish an entry with the sidecar ingest made for it")
+        try:
+            results.create(entry["lines"]["file"], sidecar)
+        except AlreadyExists:
+            pass
+    results.write(path, data)
     return results.describe(path)
 
 
@@ -152,15 +162,15 @@ def _evaluate(request: Request, queue: Queue, results: Storage, settings: Settin
     if code != 0:
         tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
         raise FinebenchError(f"evaluation exited with code {code}: {' / '.join(tail)}", f"see {log_path}")
-    built = [entry for entry in build_entries(read_run(output), name=request.model,
-                                              family=request.family, source=Source.SUBMITTED)
-             if entry["protocol"] == request.protocol]
+    run = read_run(output)
+    built = [entry for entry in build_entries(run, name=request.model, family=request.family,
+                                              source=Source.SUBMITTED) if entry["protocol"] == request.protocol]
     for entry in built:
         entry["model"]["revision"] = request.revision
         entry["provenance"]["request"] = request.id
     if not queue.holds(request):
         raise LostClaim(request)  # publish nothing: the worker that claimed it again publishes its own
-    queue.finish(request, [publish(entry, results) for entry in built])
+    queue.finish(request, [publish(entry, results, protocol_lines(run, entry["protocol"])) for entry in built])
 
 
 def worker_identity() -> str:

@@ -148,3 +148,32 @@ def test_a_failing_evaluator_is_a_blocker_that_is_never_remembered(tmp_path, mon
     [check] = doctor.lmms_eval_checks(doctor.evaluator_report(tmp_path), tasks_checked=False)
     assert check.blocks and "filelock._api" in check.found and "-c" in check.fix
     assert not (tmp_path / "cache").exists()
+
+
+def test_processes_starting_together_probe_once_and_share_the_report(tmp_path):
+    """Four workers starting at once (one per GPU) wait for the one probing, instead of all loading the encoder
+    on the same cores until every one of them runs out of time."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from finebench.harness.doctor import remembered
+
+    probes, barrier = [], threading.Barrier(4)
+
+    def probe():
+        probes.append(1)
+        time.sleep(0.5)
+        return {"ok": True, "n": len(probes)}
+
+    def start(_):
+        barrier.wait()
+        return remembered(tmp_path / "cache" / "probe.json", probe, lambda report: report["ok"])
+
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(start, range(4)))
+    assert len(probes) == 1 and reports == [{"ok": True, "n": 1}] * 4
+    failing = []
+    remembered(tmp_path / "cache" / "fails.json", lambda: failing.append(1) or {"ok": False}, lambda r: r["ok"])
+    remembered(tmp_path / "cache" / "fails.json", lambda: failing.append(1) or {"ok": False}, lambda r: r["ok"])
+    assert len(failing) == 2  # a failure is never remembered: the next start looks again

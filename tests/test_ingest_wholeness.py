@@ -142,3 +142,21 @@ def test_reingesting_says_what_it_replaces_and_keeps_other_models_and_sources(ru
     assert entries.read(first[0])["model"]["id"] is None
     ingest(run, tmp_path / "entries", name="m", model_id="org/other", force=True)
     assert entries.read(first[0])["model"]["id"] == "org/other"
+
+
+def test_ingest_writes_the_per_line_sidecar_the_entry_names(run, tmp_path):
+    from finebench.results import lines
+
+    out = tmp_path / "results"
+    [written] = ingest(run, out)
+    entry = entries.read(written)
+    sidecar = out / entry["lines"]["file"]
+    columns = lines.load(entry, lambda path: (out / path).read_bytes(), str)
+    assert entry["lines"]["rows"] == 100 and set(columns["metric"]) == {"closed_accuracy"}
+    assert sorted(set(columns["dataset"])) == ["aircraft", "bird"] and set(columns["split"]) == {"seen"}
+    assert (columns["score"] == 1.0).all() and list(columns["named"]) == list(columns["ground_truth"])
+    assert set(columns["position"]) == {0, 1, 2, 3}  # the finebench order puts the answer in every place
+    assert len(set(columns["sample_id"])) == 100
+    before = sidecar.stat().st_mtime_ns
+    ingest(run, out)  # the same run again: the same sidecar, left as it is
+    assert sidecar.stat().st_mtime_ns == before and [p.name for p in (out / "lines").iterdir()] == [sidecar.name]

@@ -1,6 +1,7 @@
 """Submission to publication on CPU: the queue, the worker, lmms-eval and the leaderboard's table."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,8 +27,7 @@ def responder_request(name, settings, protocol="finebench"):
                                protocol, settings)
 
 
-RACE = (("first_option", "official"), ("ground_truth", "finebench"), ("random_option", "finebench"),
-        ("all_options", "official"))
+RACE = (("first_option", "official"), ("ground_truth", "finebench"), ("random_option", "finebench"))
 STALE_SECONDS = 8  # the heartbeat follows: every 2 s
 
 
@@ -42,9 +42,9 @@ def start_workers(count: int) -> list[subprocess.Popen]:
         os.umask(previous_umask)
 
 
-def kill_a_worker_mid_evaluation(queue, workers) -> str:
-    """SIGKILL the worker (and its lmms-eval child) of the first request seen evaluating; its request id."""
-    deadline = time.time() + 480  # four evaluations starting on two cores
+def kill_a_worker_mid_evaluation(queue, workers) -> tuple[str, int]:
+    """SIGKILL the worker (and its lmms-eval child) of the first request seen evaluating; its request and pid."""
+    deadline = time.time() + 480  # evaluations starting together on two cores
     while time.time() < deadline:
         for request in queue.listing().requests:
             if request.status == RUNNING and request.log and Path(request.log).is_file() \
@@ -52,7 +52,7 @@ def kill_a_worker_mid_evaluation(queue, workers) -> str:
                 pid = int(request.worker.rsplit(":", 1)[1])
                 assert pid in {worker.pid for worker in workers}
                 os.killpg(pid, signal.SIGKILL)  # the worker and its evaluation die without a word
-                return request.id
+                return request.id, pid
         if all(worker.poll() is not None for worker in workers):
             break
         time.sleep(0.2)
@@ -61,14 +61,14 @@ def kill_a_worker_mid_evaluation(queue, workers) -> str:
 
 
 def test_racing_worker_processes_evaluate_each_request_once_and_a_killed_ones_request_finishes(
-        deployment, monkeypatch):
+        deployment, monkeypatch, tmp_path):
     settings, queue, results = deployment
     monkeypatch.setenv("FINEBENCH_STALE_SECONDS", str(STALE_SECONDS))
     settings = replace(settings, stale_after_seconds=STALE_SECONDS)
     submitted = {queue.submit(responder_request(name, settings, protocol)).id: name for name, protocol in RACE}
     workers = start_workers(4)
-    victim = kill_a_worker_mid_evaluation(queue, workers)
-    outputs = [worker.communicate(timeout=600)[0] for worker in workers]
+    victim, killed = kill_a_worker_mid_evaluation(queue, workers)
+    outputs = {worker.pid: worker.communicate(timeout=600)[0] for worker in workers}
     if queue.get(victim).status != FINISHED:  # the others stopped before its heartbeat went stale
         time.sleep(STALE_SECONDS + 1)
         assert run_worker(queue, results, settings, once=True, lite=True) == 1
@@ -89,9 +89,10 @@ def test_racing_worker_processes_evaluate_each_request_once_and_a_killed_ones_re
         closed = entry["scores"]["closed_accuracy"]
         assert sum(cell["n"] for dataset, cells in closed.items() if dataset != "average"
                    for cell in cells.values()) == 600  # no line counted twice
-    for name in ("first_option", "ground_truth", "all_options"):  # official: the answer is always first
+    for name in ("first_option", "ground_truth"):  # first_option is official: the answer always comes first
         assert by_model[name]["scores"]["closed_accuracy"]["average"]["mean"]["value"] == 100.0
-    assert all(f"-> {FINISHED}" in output for output in outputs if "evaluating" in output)
+    assert all(output.count("evaluating") == output.count(f"-> {FINISHED}") for pid, output in outputs.items()
+               if pid != killed)
 
     written = [*(Path(settings.queue) / "requests").iterdir(), *published, *(Path(settings.queue) / "leases").iterdir(),
                *(settings.runs_dir / victim / "attempt-2").rglob("*.json*")]
@@ -101,23 +102,33 @@ def test_racing_worker_processes_evaluate_each_request_once_and_a_killed_ones_re
     assert sorted(frame["model"]) == sorted(submitted.values())
     assert not set(submitted.values()) & set(board.view("Closed-world accuracy", "", [], [], [], [], [], None)["model"])
     assert set(board.queue_frame()["status"]) == {FINISHED}
-    details_of_a_published_entry(settings, by_model["random_option"])
+    details_and_comparisons_from_a_copy(settings, by_model, tmp_path / "elsewhere")
 
 
-def details_of_a_published_entry(settings, entry):
-    own_run = Path(entry["provenance"]["run"])
-    # a later run in the same folder (without samples) must not stand in for the entry's own run
-    own_run.with_name("99991231_235959_results.json").write_text(own_run.read_text())
-    samples = detail.closed_samples(entry)
-    assert detail.closed_samples(entry) is samples  # read once, then served from the cache
-    per_class = detail.per_class_accuracy(samples)
-    assert len(per_class) > 100 and set(per_class["dataset"]) == {"aircraft", "bird", "car", "dog", "flower", "pet"}
-    assert per_class["lines"].sum() == 600
-    confused = detail.confused_pairs(samples)
+def details_and_comparisons_from_a_copy(settings, by_model, elsewhere: Path) -> None:
+    """The published folder copied to another place, the runs gone: Details and compare read the entries'
+    per-line sidecars, which travelled with them."""
+    shutil.copytree(settings.results[0], elsewhere)
+    shutil.rmtree(settings.runs_dir)
+    board = Leaderboard(replace(settings, results=(str(elsewhere),)))
+    entry = by_model["random_option"]
+    markdown, per_class, confused = board.details(data.entry_key(entry))
+    assert per_class["lines"].sum() == 600 and len(per_class) > 100
+    assert set(per_class["dataset"]) == {"aircraft", "bird", "car", "dog", "flower", "pet"}
     assert len(confused) == 15 and (confused["true class"] != confused["answered"]).all()
-    markdown, per_class_shown, _ = Leaderboard(settings).details(data.entry_key(entry))
-    assert "random\\_option" in markdown and entry["provenance"]["request"].split("-")[-1] in markdown
-    assert per_class_shown["lines"].sum() == 600
+    assert "random\\_option" in markdown and "no per-line scores" not in markdown
+    reported = next(key for key, shown in board.by_key.items() if shown["source"] == "reported")
+    assert detail.NO_LINES in board.details(reported)[0]
+
+    files = {entries.read(path)["model"]["name"]: path for path in elsewhere.glob("*.json")}
+    compared = subprocess.run([sys.executable, "-m", "finebench", "compare", str(files["ground_truth"]),
+                               str(files["random_option"]), "--disagreements", "2"], capture_output=True, text=True,
+                              timeout=120)
+    assert compared.returncode == 0, compared.stderr
+    overall = next(line for line in compared.stdout.splitlines() if line.startswith("| closed_accuracy | all | all"))
+    cells = [cell.strip() for cell in overall.strip("|").split("|")]
+    assert cells[3:5] == ["600", "100.00"] and float(cells[5]) < 50 and cells[-1].endswith("*")  # a clear lead
+    assert compared.stdout.count("A (right)") == 2 and compared.stdout.count("B (wrong)") == 2
 
 
 def test_publish_validates_and_keeps_revisions_apart(tmp_path):

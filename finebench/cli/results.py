@@ -1,4 +1,5 @@
-"""Commands of the results: ingest (a run -> entries) and tables (entries -> the paper's tables)."""
+"""Commands of the results: ingest (a run -> entries), tables (entries -> the paper's tables) and compare
+(two entries, line by line)."""
 
 from __future__ import annotations
 
@@ -77,3 +78,44 @@ def run_tables(args: argparse.Namespace) -> None:
         raise FinebenchError(f"no {args.protocol} entries for tables {args.table} in {args.entries}",
                              "ingest a run (finebench ingest) or use --entries reported")
     print("\n".join(rendered), end="")
+
+
+def add_compare(commands) -> None:
+    compare = command(
+        commands, "compare", run_compare, help="compare two entries line by line (paired bootstrap, McNemar)",
+        description="The difference of two entries on the lines both scored, per metric x dataset x split and per "
+                    "metric overall: a paired bootstrap 95%% interval, and McNemar's exact test for the accuracies "
+                    "(with Holm's correction over the table). Reads each entry's per-line sidecar (lines/ beside "
+                    "the entry file), so it works wherever the entries were copied with their lines/ folder.")
+    compare.add_argument("entry_a", type=Path, help="an entry file (A)")
+    compare.add_argument("entry_b", type=Path, help="an entry file (B)")
+    compare.add_argument("--disagreements", type=int, default=0, metavar="N",
+                         help="also list N closed-world lines where exactly one of them is right, with both answers")
+
+
+def read_lines(path: Path) -> tuple[dict, dict]:
+    """An entry file and its per-line columns, read from the lines/ folder beside it."""
+    from finebench.results import entries, lines
+
+    entry = entries.read(path)
+    columns = lines.load(entry, lambda name: (path.parent / name).read_bytes(), lambda name: str(path.parent / name))
+    if columns is None:
+        raise FinebenchError(f"{path} carries no per-line scores (the paper's rows never do; entries ingested before "
+                             "finebench recorded them neither)", "ingest its run again: finebench ingest RUN")
+    return entry, columns
+
+
+def run_compare(args: argparse.Namespace) -> None:
+    from finebench.results import compare
+
+    (entry_a, columns_a), (entry_b, columns_b) = read_lines(args.entry_a), read_lines(args.entry_b)
+    cells = compare.compare(columns_a, columns_b)
+    if not cells:
+        raise FinebenchError(f"{args.entry_a} and {args.entry_b} share no scored line",
+                             "compare entries of the same subset (both full, or both lite)")
+    name = lambda entry: f"{entry['model']['name']} ({entry['protocol']}, {entry.get('subset', 'full')})"
+    print(compare.render(cells, name(entry_a), name(entry_b)), end="")
+    for line in compare.disagreements(columns_a, columns_b)[:args.disagreements]:
+        print(f"\n{line['dataset']} {line['split']} {line['sample_id']}: truth {line['ground_truth']!r}\n"
+              f"  A ({'right' if line['score_a'] else 'wrong'}): {line['answer_a']!r}\n"
+              f"  B ({'right' if line['score_b'] else 'wrong'}): {line['answer_b']!r}")

@@ -10,6 +10,7 @@ doctor; the quick subset (`preflight`) is what the evaluation commands run first
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -23,7 +24,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 from urllib.parse import urlparse
 
 from finebench import extras
@@ -190,18 +191,33 @@ def environment_key() -> str:
 def evaluator_report(home: Path | None = None) -> dict:
     """The evaluator probe with lmms-eval's task index, remembered per environment under the home's
     cache: importing lmms-eval costs seconds and gives the same answer until something installed changes."""
+    cached = (home or finebench_home()) / "cache" / f"lmms-eval-probe-{environment_key()}.json"
+    return remembered(cached, lambda: run_probe("lmms-eval", "tasks", PROBE_TIMEOUT),
+                      lambda report: report.get("evaluator", {}).get("ok"))
+
+
+def remembered(cached: Path, probe: Callable[[], dict], keep: Callable[[dict], bool]) -> dict:
+    """A slow probe's report, remembered in `cached` when `keep` says it may be. Processes that start at once
+    (a worker per GPU) wait for the one probing, rather than all loading the same thing on the same cores and
+    running out of time together; each then reads its report."""
     from finebench import atomic
 
-    cached = (home or finebench_home()) / "cache" / f"lmms-eval-probe-{environment_key()}.json"
-    if cached.is_file():
-        return json.loads(cached.read_text("utf-8"))
-    report = run_probe("lmms-eval", "tasks", PROBE_TIMEOUT)
-    if report.get("evaluator", {}).get("ok"):
+    with contextlib.ExitStack() as held:
+        if cached.is_file():
+            return json.loads(cached.read_text("utf-8"))
         try:
-            atomic.write_json(cached, report)
-        except (OSError, FinebenchError):
-            pass  # an unwritable home is a check of its own; without the cache the probe just runs again
-    return report
+            held.enter_context(atomic.exclusive(cached.with_name(cached.name + ".lock"), None))
+        except OSError:  # an unwritable home is a check of its own; without the lock each process probes
+            return probe()
+        if cached.is_file():  # probed by the process this one waited for
+            return json.loads(cached.read_text("utf-8"))
+        report = probe()
+        if keep(report):
+            try:
+                atomic.write_json(cached, report)
+            except (OSError, FinebenchError):
+                pass  # without the cache the probe just runs again
+        return report
 
 
 def lmms_eval_checks(report: dict, tasks_checked: bool) -> list[Check]:
@@ -494,21 +510,14 @@ def check_output_folder(output: Path) -> Check:
 
 def encoder_check(encoder: str | None, home: Path | None, reachable: bool, why: str) -> Check:
     """check_encoder, a success remembered per environment, encoder and hub access (a load costs seconds)."""
-    from finebench import atomic
     from finebench.scoring.encoders import selected_encoder_name
 
     selected = selected_encoder_name(encoder)
     slug = hashlib.sha256(f"{environment_key()}:{selected}:{reachable}".encode()).hexdigest()[:16]
     cached = (home or finebench_home()) / "cache" / f"encoder-probe-{slug}.json"
-    if cached.is_file():
-        return Check(**json.loads(cached.read_text("utf-8")))
-    check = check_encoder(encoder, hub=(reachable, why))
-    if not check.blocks:
-        try:
-            atomic.write_json(cached, asdict(check))
-        except (OSError, FinebenchError):
-            pass  # without the cache the encoder is simply loaded again next time
-    return check
+    report = remembered(cached, lambda: asdict(check_encoder(encoder, hub=(reachable, why))),
+                        lambda report: not Check(**report).blocks)
+    return Check(**report)
 
 
 def preflight(selection: str | None, output: Path | None = None, home: Path | None = None,

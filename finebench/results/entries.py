@@ -6,7 +6,8 @@
                            "average": {"seen": CELL, "unseen": CELL, "mean": CELL}}},
      "partial": null | why the entry covers fewer lines than its subset (a --limit run, or one
                 admitted with `ingest --allow-partial`),
-     "provenance": {…}}
+     "provenance": {…},
+     "lines": null | {"sha256": …, "file": "lines/<sha256>.parquet", "rows": …}}  (finebench.results.lines)
 
 A CELL is {"value": percent, "n": lines, "ci95": [low, high]}; the averages are the
 paper's: the mean over the six datasets, and the mean of the seen and unseen averages.
@@ -89,6 +90,14 @@ SCHEMA = {
             },
         },
         "provenance": {"type": "object"},
+        "lines": {  # the per-line sidecar beside the entry (finebench.results.lines); none for the paper's rows
+            "type": ["object", "null"],
+            "required": ["sha256", "file", "rows"],
+            "additionalProperties": False,
+            "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                           "file": {"type": "string", "pattern": "^lines/[0-9a-f]{64}[.]parquet$"},
+                           "rows": {"type": "integer", "minimum": 0}},
+        },
     },
 }
 

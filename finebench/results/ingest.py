@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finebench import __version__
+from finebench import __version__, atomic
 from finebench.data.manifests import SPECS
 from finebench.data.registry import DATASET_KEYS, SPLITS
 from finebench.errors import FinebenchError
@@ -32,7 +32,7 @@ from finebench.scoring.prompts import prompt_hash
 from finebench.scoring.protocols import Protocol
 from finebench.scoring.stats import bootstrap_means, interval
 
-from . import entries
+from . import entries, lines
 from .entries import Source
 from .wholeness import check_run
 
@@ -176,17 +176,34 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None, 
             "schema_version": entries.SCHEMA_VERSION, "model": dict(model), "protocol": protocol,
             "subset": "lite" if lite else "full", "text_encoder": encoder, "source": source, "scores": scores,
             "partial": wholeness["partial"], "provenance": dict(provenance),
+            "lines": lines.reference(protocol_lines(run, protocol)),
         }))
     return built
+
+
+def protocol_lines(run: Run, protocol: Protocol) -> bytes:
+    """The per-line sidecar of the run's entry under one protocol (deterministic: the same run, the same bytes,
+    so the address build_entries recorded is the file a writer writes)."""
+    table_rows = []
+    for metric, (world, order, lmms_metric) in SOURCES[protocol].items():
+        for key in run.tasks:
+            if key.world == world and key.order == order and run.samples.get(key.name):
+                table_rows += lines.rows(metric, run.samples[key.name], lmms_metric, closed=world == "closed")
+    return lines.encode(table_rows)
 
 
 def ingest(folder: Path | str, output_dir: Path, name: str | None = None, family: str | None = None,
            source: Source = Source.REPRODUCED, parameters: float | None = None,
            model_id: str | None = None, allow_partial: bool = False, force: bool = False) -> list[Path]:
-    built = build_entries(read_run(folder), name, family, source, parameters, model_id, allow_partial)
+    run = read_run(folder)
+    built = build_entries(run, name, family, source, parameters, model_id, allow_partial)
     targets = [Path(output_dir) / entries.file_name(entry) for entry in built]
     for entry, target in zip(built, targets):
         check_replacement(entry, target, force)
+    for entry in built:  # the lines first: an entry is never on disk without them
+        sidecar = Path(output_dir) / entry["lines"]["file"]
+        if not sidecar.is_file():  # named by content: a file of that name holds these very bytes
+            atomic.write_bytes(sidecar, protocol_lines(run, entry["protocol"]))
     written = [entries.write(entry, target) for entry, target in zip(built, targets)]
     for entry in built:
         _retire_legacy_file(entry, Path(output_dir))
