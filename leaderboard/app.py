@@ -17,6 +17,7 @@ from finebench import atomic
 from finebench.data.registry import DATASET_KEYS
 from finebench.errors import FinebenchError
 from finebench.harness.tasknames import BASELINE_TASKS
+from finebench.results import compare, lines, positions
 from finebench.results.entries import FAMILIES, SUBSETS
 from finebench.scoring.protocols import Protocol
 
@@ -96,6 +97,62 @@ class Leaderboard:
         self.problems = problems
         self.frames = {title: data.metric_frame(self.entries, metric) for title, metric in VIEWS.items()}
         self.by_key = {data.entry_key(entry): entry for entry in self.entries}
+
+    def position_profiles(self) -> list[tuple[str, list[float | None]]]:
+        """(label, closed-world accuracy by the ground truth's position) of each entry that records it (finebench
+        protocol, ingested with its per-line scores)."""
+        return [(f"{entry['model']['name']} ({entry.get('subset', 'full')})", entry["positions"])
+                for _, entry in sorted(self.by_key.items()) if entry.get("positions")]
+
+    def with_lines(self) -> list[str]:
+        """The keys of the entries that carry per-line scores: the ones that can be compared line by line."""
+        return sorted(key for key, entry in self.by_key.items() if entry.get("lines") and key in self.origins)
+
+    def compare(self, key_a: str | None, key_b: str | None, shown: int = 12):
+        """Two entries line by line: a note, the table of paired differences, the closed-world lines where
+        exactly one is right (with both answers), and those lines' images when the data is prepared here."""
+        if not key_a or not key_b or key_a not in self.by_key or key_b not in self.by_key:
+            return "Choose two entries that carry per-line scores.", None, None, []
+        try:
+            columns_a, columns_b = (lines.load(self.by_key[key], self.origins[key].read, self.origins[key].describe)
+                                    for key in (key_a, key_b))
+        except (FinebenchError, KeyError) as error:
+            return f"⚠️ {as_text(getattr(error, 'problem', error))}", None, None, []
+        cells = compare.compare(columns_a, columns_b)
+        if not cells:
+            return "These two entries share no scored line (a full entry and a lite one?).", None, None, []
+        differing = compare.disagreements(columns_a, columns_b)
+        note = (f"A = {as_text(key_a)}\n\nB = {as_text(key_b)}\n\n{len(differing)} closed-world lines where exactly "
+                "one is right. Intervals: paired bootstrap over the lines both scored; p: McNemar's exact test, "
+                "Holm-corrected over the table (\"different\": p < 0.05 after it).")
+        frame = pd.DataFrame(differing, columns=["dataset", "split", "sample_id", "ground_truth", "score_a",
+                                                 "answer_a", "score_b", "answer_b"])
+        return note, data.comparison_frame(cells), frame, self._images(differing[:shown])
+
+    @staticmethod
+    def _images(lines_shown: list[dict]) -> list[tuple]:
+        """(image, caption) of the lines, from the prepared data when it is on this machine; none otherwise."""
+        import io
+
+        from PIL import Image
+
+        from finebench.data.store import PreparedStore
+        from finebench.home import prepared_dir
+
+        store, gallery = PreparedStore(prepared_dir()), []
+        for dataset, split in dict.fromkeys((line["dataset"], line["split"]) for line in lines_shown):
+            try:
+                found = store.images(dataset, split, [line["sample_id"] for line in lines_shown])
+            except (FinebenchError, OSError):
+                continue  # not prepared here: the table still names every line
+            gallery += [(Image.open(io.BytesIO(found[line["sample_id"]])),
+                         f"{line['ground_truth']} | A: {line['answer_a']} | B: {line['answer_b']}")
+                        for line in lines_shown if line["sample_id"] in found]
+        return gallery
+
+    def position_figure(self):
+        profiles = self.position_profiles()
+        return positions.figure(profiles) if profiles else None
 
     def encoders(self) -> list[str]:
         return sorted({e.get("text_encoder") for e in self.entries if e.get("text_encoder")})
@@ -180,6 +237,21 @@ def _details_tab(board: Leaderboard) -> gr.Dropdown:
     return choice
 
 
+def _compare_tab(board: Leaderboard) -> tuple[gr.Dropdown, gr.Dropdown]:
+    with gr.Tab("Compare"):
+        gr.Markdown("Two entries line by line, over the lines both scored (entries with per-line scores only).")
+        with gr.Row():
+            first = gr.Dropdown(board.with_lines(), label="A", elem_id="compare-a")
+            second = gr.Dropdown(board.with_lines(), label="B", elem_id="compare-b")
+            run = gr.Button("Compare", variant="primary", scale=0, elem_id="compare-button")
+        note = gr.Markdown(elem_id="compare-note")
+        cells = gr.Dataframe(label="Paired differences", interactive=False, elem_id="compare-table")
+        differing = gr.Dataframe(label="Closed-world lines where exactly one is right", interactive=False)
+        images = gr.Gallery(label="Their images (when the data is prepared here)", columns=6, height="auto")
+        run.click(board.compare, [first, second], [note, cells, differing, images], api_name="compare")
+    return first, second
+
+
 def _submit_tab(board: Leaderboard) -> None:
     with gr.Tab("Submit"):
         with gr.Row():
@@ -226,7 +298,12 @@ def build_app(settings: Settings) -> gr.Blocks:
             with gr.Tab("Position bias"):
                 gr.Markdown("Official closed-world accuracy (answer always first) minus finebench's (shuffled).")
                 bias = gr.Dataframe(data.position_bias_frame(board.entries), interactive=False)
+                gr.Markdown("Closed-world accuracy by where the ground truth stood among the four options "
+                            "(finebench protocol, from each entry's per-line scores): an unbiased model's four bars "
+                            "are level.")
+                profile_plot = gr.Plot(board.position_figure(), elem_id="position-profiles")
             choice = _details_tab(board)
+            compare_a, compare_b = _compare_tab(board)
             _submit_tab(board)
             with gr.Tab("About"):
                 gr.Markdown(ABOUT)
@@ -248,11 +325,14 @@ def build_app(settings: Settings) -> gr.Blocks:
             board.reload()
             return (*[board.view(title, *chosen) for title in tables], data.seen_unseen_points(board.frames[CLOSED]),
                     data.dataset_frame(board.entries, dataset_key), data.dataset_bars(board.frames[CLOSED]),
-                    data.position_bias_frame(board.entries), gr.update(choices=board.encoders()),
-                    gr.update(choices=sorted(board.by_key)), problems_note(board.problems, "result files"))
+                    data.position_bias_frame(board.entries), board.position_figure(),
+                    gr.update(choices=board.encoders()),
+                    gr.update(choices=sorted(board.by_key)), gr.update(choices=board.with_lines()),
+                    gr.update(choices=board.with_lines()), problems_note(board.problems, "result files"))
 
         download.click(export, filters, download, api_name="download")
-        redrawn = [*tables.values(), scatter, dataset_table, bars, bias, encoder_box, choice, results_note]
+        redrawn = [*tables.values(), scatter, dataset_table, bars, bias, profile_plot, encoder_box, choice,
+                   compare_a, compare_b, results_note]
         reload_button.click(reloaded, [*filters, dataset], redrawn, api_name="reload")
         for control in filters:
             for title, table in tables.items():

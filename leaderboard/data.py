@@ -132,3 +132,18 @@ def dataset_bars(frame: pd.DataFrame, split: str = "seen") -> pd.DataFrame:
     records = [{"model": row["model"], "dataset": dataset, "value": row[f"{dataset} {split}"]}
                for _, row in top.iterrows() for dataset in DATASET_KEYS if pd.notna(row[f"{dataset} {split}"])]
     return pd.DataFrame(records, columns=["model", "dataset", "value"])
+
+
+COMPARISON_COLUMNS = ["metric", "dataset", "split", "lines", "A", "B", "A - B", "95% CI (paired)", "only A right",
+                      "only B right", "p (McNemar)", "p (Holm)", "different"]
+
+
+def comparison_frame(cells: Sequence) -> pd.DataFrame:
+    """compare.compare's cells as a table: the difference with its paired interval, McNemar's test where it
+    applies, and whether the cell differs after Holm's correction."""
+    rows = [[cell.metric, cell.dataset, cell.split, cell.lines, round(cell.a, 2), round(cell.b, 2),
+             round(cell.difference, 2), f"{cell.ci95[0]:+.2f} to {cell.ci95[1]:+.2f}", cell.only_a_right,
+             cell.only_b_right, None if cell.p_value is None else float(f"{cell.p_value:.3g}"),
+             None if cell.p_holm is None else float(f"{cell.p_holm:.3g}"),
+             "" if cell.p_holm is None else ("yes" if cell.p_holm < 0.05 else "no")] for cell in cells]
+    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)

@@ -86,3 +86,17 @@ def test_a_sidecar_is_addressed_by_its_bytes_and_checked_when_read():
         lines.load({"model": {"name": "m"}, "lines": reference}, lambda path: other, str)
     with pytest.raises(Exception, match="cannot be read: FileNotFoundError"):
         lines.load({"model": {"name": "m"}, "lines": reference}, lambda path: open("/nonexistent/x", "rb").read(), str)
+
+
+def test_the_position_profile_by_hand_and_its_plot(tmp_path):
+    from finebench.results import positions
+
+    data = columns({"s0": 1, "s1": 0, "s2": 1, "s3": 1, "s4": 0, "s5": math.nan})
+    data["position"] = np.array([0, 0, 1, 1, 2, 3], dtype=object)
+    assert positions.profile(data) == [50.0, 100.0, 0.0, None]  # the unscored line is no line at position 4
+    first_option = columns({f"s{i}": float(i % 4 == 0) for i in range(8)})
+    first_option["position"] = np.array([i % 4 for i in range(8)], dtype=object)
+    assert positions.profile(first_option) == [100.0, 0.0, 0.0, 0.0]
+    written = positions.plot([("biased", [100.0, 0.0, 0.0, 0.0]), ("level", [60.0, 61.0, 59.0, None])],
+                             tmp_path / "plots" / "positions.png")
+    assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and written.stat().st_size > 10_000

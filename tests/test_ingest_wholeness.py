@@ -156,6 +156,9 @@ def test_ingest_writes_the_per_line_sidecar_the_entry_names(run, tmp_path):
     assert sorted(set(columns["dataset"])) == ["aircraft", "bird"] and set(columns["split"]) == {"seen"}
     assert (columns["score"] == 1.0).all() and list(columns["named"]) == list(columns["ground_truth"])
     assert set(columns["position"]) == {0, 1, 2, 3}  # the finebench order puts the answer in every place
+    assert entry["positions"] == [100.0] * 4  # the profile the leaderboard draws, kept in the entry
+    with pytest.raises(FinebenchError, match="positions/2 is nan, not a percentage"):
+        entries.validate({**entry, "positions": [100.0, 100.0, float("nan"), 100.0]})
     assert len(set(columns["sample_id"])) == 100
     before = sidecar.stat().st_mtime_ns
     ingest(run, out)  # the same run again: the same sidecar, left as it is

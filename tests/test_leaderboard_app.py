@@ -23,7 +23,7 @@ from finebench.results import entries
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TABS = ["Closed-world accuracy", "Open-world similarity", "Open-world text inclusion", "Per dataset",
-        "Position bias", "Details", "Submit", "About"]
+        "Position bias", "Details", "Compare", "Submit", "About"]
 
 
 def free_port() -> int:

@@ -130,6 +130,27 @@ def details_and_comparisons_from_a_copy(settings, by_model, elsewhere: Path) -> 
     assert cells[3:5] == ["600", "100.00"] and float(cells[5]) < 50 and cells[-1].endswith("*")  # a clear lead
     assert compared.stdout.count("A (right)") == 2 and compared.stdout.count("B (wrong)") == 2
 
+    keys = {board.by_key[key]["model"]["name"]: key for key in board.with_lines()}  # the Compare tab
+    assert set(keys) == {"ground_truth", "random_option", "first_option"}
+    note, cells, differing, images = board.compare(keys["ground_truth"], keys["random_option"])
+    overall = cells[(cells["metric"] == "closed_accuracy") & (cells["dataset"] == "all")].iloc[0]
+    assert overall["lines"] == 600 and overall["A"] == 100.0 and overall["different"] == "yes"
+    assert len(differing) == int(overall["only A right"]) and f"{len(differing)} closed-world lines" in note
+    assert len(images) == 12 and all(caption.split(" | ")[0] in set(differing["ground_truth"])
+                                     for _, caption in images)  # the lines' images, from the prepared data
+    itself = board.compare(keys["random_option"], keys["random_option"])[1]
+    assert (itself["A - B"] == 0).all() and set(itself["different"]) <= {"no", ""}
+
+    profiles = dict(board.position_profiles())  # the finebench-protocol entries' bars, from the same sidecars
+    assert set(profiles) == {"ground_truth (lite)", "random_option (lite)"}
+    assert profiles["ground_truth (lite)"] == [100.0] * 4
+    assert all(0 <= bar <= 60 for bar in profiles["random_option (lite)"])  # about 25 at every position
+    plotted = subprocess.run([sys.executable, "-m", "finebench", "tables", "--entries", str(elsewhere), "--protocol",
+                              "finebench", "--plot", str(elsewhere.parent / "positions.png")],
+                             capture_output=True, text=True, timeout=120)
+    assert plotted.returncode == 0 and "position profiles of 2 entries" in plotted.stdout, plotted.stderr
+    assert (elsewhere.parent / "positions.png").read_bytes()[:4] == b"\x89PNG"
+
 
 def test_publish_validates_and_keeps_revisions_apart(tmp_path):
     results = LocalStorage(tmp_path)

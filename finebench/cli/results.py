@@ -63,11 +63,16 @@ def add_tables(commands) -> None:
     tables.add_argument("--format", choices=FORMATS, default="markdown")
     tables.add_argument("--compare", nargs="+", metavar="PATH",
                         help="print each reproduced cell beside these entries' ('reported': the paper's)")
+    tables.add_argument("--plot", type=Path, metavar="PNG",
+                        help="also draw each finebench-protocol entry's closed-world accuracy by the ground truth's "
+                             "position (four bars per model, from the entries' per-line scores) into this PNG")
 
 
 def run_tables(args: argparse.Namespace) -> None:
     from finebench.results import tables
 
+    if args.plot:
+        plot_positions(args.entries, args.plot)
     loaded = tables.load_entries(args.entries)
     if args.compare:
         print(tables.compare(loaded, tables.load_entries(args.compare)), end="")
@@ -78,6 +83,20 @@ def run_tables(args: argparse.Namespace) -> None:
         raise FinebenchError(f"no {args.protocol} entries for tables {args.table} in {args.entries}",
                              "ingest a run (finebench ingest) or use --entries reported")
     print("\n".join(rendered), end="")
+
+
+def plot_positions(sources: Sequence[str], path: Path) -> None:
+    """The position profiles of the entries among `sources` that record one (finebench protocol, ingested with
+    per-line scores)."""
+    from finebench.results import positions, tables
+
+    profiles = [(f"{entry['model']['name']} ({entry.get('subset', 'full')})", entry["positions"])
+                for entry in tables.load_entries(sources) if entry.get("positions")]
+    if not profiles:
+        raise FinebenchError(f"no entry in {', '.join(map(str, sources))} records accuracy by the ground truth's "
+                             "position", "ingest a run of the finebench protocol (finebench ingest RUN), then plot "
+                                     "that folder")
+    print(f"position profiles of {len(profiles)} entries written to {positions.plot(profiles, path)}")
 
 
 def add_compare(commands) -> None:

@@ -16,6 +16,7 @@ import contextlib
 import json
 import shutil
 from pathlib import Path
+from typing import Sequence
 
 from finebench import __version__, atomic
 from finebench.errors import FinebenchError
@@ -121,4 +122,16 @@ class PreparedStore:
             raise FinebenchError(f"prepared files of {name} are missing: {absent[:3]}",
                                  f"run `{prepare_command(dataset)}` again")
         return files
+
+    def images(self, dataset: str, split: str, sample_ids: Sequence[str]) -> dict[str, bytes]:
+        """The encoded images of these lines of a prepared (dataset, split), by sample id (only the shards'
+        sample_id and image columns are read, filtered on the ids)."""
+        import pyarrow.parquet as pq
+
+        wanted, found = list(dict.fromkeys(sample_ids)), {}
+        for path in self.data_files(dataset, split):
+            table = pq.read_table(path, columns=["sample_id", "image"], filters=[("sample_id", "in", wanted)])
+            for sample, image in zip(table.column("sample_id").to_pylist(), table.column("image").to_pylist()):
+                found[sample] = image["bytes"]
+        return found
 

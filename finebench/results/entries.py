@@ -7,7 +7,8 @@
      "partial": null | why the entry covers fewer lines than its subset (a --limit run, or one
                 admitted with `ingest --allow-partial`),
      "provenance": {…},
-     "lines": null | {"sha256": …, "file": "lines/<sha256>.parquet", "rows": …}}  (finebench.results.lines)
+     "lines": null | {"sha256": …, "file": "lines/<sha256>.parquet", "rows": …},  (finebench.results.lines)
+     "positions": null | closed-world accuracy with the ground truth at options 1-4 (finebench protocol)}
 
 A CELL is {"value": percent, "n": lines, "ci95": [low, high]}; the averages are the
 paper's: the mean over the six datasets, and the mean of the seen and unseen averages.
@@ -90,6 +91,9 @@ SCHEMA = {
             },
         },
         "provenance": {"type": "object"},
+        "positions": {  # closed-world accuracy (%) with the ground truth at options 1-4 (finebench protocol)
+            "type": ["array", "null"], "minItems": 4, "maxItems": 4, "items": {"type": ["number", "null"]},
+        },
         "lines": {  # the per-line sidecar beside the entry (finebench.results.lines); none for the paper's rows
             "type": ["object", "null"],
             "required": ["sha256", "file", "rows"],
@@ -118,9 +122,12 @@ def validate(entry: dict, where: str = "result entry") -> dict:
         path = "/".join(map(str, error.path[1:])) or "(top level)"
         raise FinebenchError(f"{where} is not a valid result entry: {path}: {error.message}",
                              f"entries follow schema version {SCHEMA_VERSION} (finebench.results.entries)") from None
-    for path, number in _cell_numbers(entry["scores"]):
+    numbers = [*_cell_numbers(entry["scores"]),
+               *((f"positions/{place}", value) for place, value in enumerate(entry.get("positions") or [])
+                 if value is not None)]
+    for path, number in numbers:
         if not (math.isfinite(number) and 0.0 <= number <= 100.0):  # the schema cannot say "finite"
-            raise FinebenchError(f"{where} is not a valid result entry: scores/{path} is {number!r}, not a percentage "
+            raise FinebenchError(f"{where} is not a valid result entry: {path} is {number!r}, not a percentage "
                                  "from 0 to 100", "entries hold percentages of lines scored")
     return entry
 
@@ -130,9 +137,9 @@ def _cell_numbers(scores: dict):
     for metric, cells in scores.items():
         for dataset, splits in cells.items():
             for split, cell in splits.items():
-                yield f"{metric}/{dataset}/{split}/value", float(cell["value"])
+                yield f"scores/{metric}/{dataset}/{split}/value", float(cell["value"])
                 for bound in cell.get("ci95") or ():
-                    yield f"{metric}/{dataset}/{split}/ci95", float(bound)
+                    yield f"scores/{metric}/{dataset}/{split}/ci95", float(bound)
 
 
 def dumps(entry: dict, where: str = "result entry") -> bytes:

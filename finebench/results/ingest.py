@@ -32,7 +32,7 @@ from finebench.scoring.prompts import prompt_hash
 from finebench.scoring.protocols import Protocol
 from finebench.scoring.stats import bootstrap_means, interval
 
-from . import entries, lines
+from . import entries, lines, positions
 from .entries import Source
 from .wholeness import check_run
 
@@ -176,9 +176,19 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None, 
             "schema_version": entries.SCHEMA_VERSION, "model": dict(model), "protocol": protocol,
             "subset": "lite" if lite else "full", "text_encoder": encoder, "source": source, "scores": scores,
             "partial": wholeness["partial"], "provenance": dict(provenance),
-            "lines": lines.reference(protocol_lines(run, protocol)),
+            **_line_fields(protocol_lines(run, protocol), protocol),
         }))
     return built
+
+
+def _line_fields(data: bytes, protocol: Protocol) -> dict:
+    """The entry's address of its per-line sidecar and, for the finebench protocol (whose options are shuffled),
+    its closed-world accuracy by the ground truth's position, kept in the entry so the leaderboard draws it
+    without reading every sidecar."""
+    reference = lines.reference(data)
+    profile = positions.profile(lines.decode(data, reference, "the sidecar just made")) \
+        if protocol == Protocol.FINEBENCH else None
+    return {"lines": reference, "positions": profile if profile and any(v is not None for v in profile) else None}
 
 
 def protocol_lines(run: Run, protocol: Protocol) -> bytes:
