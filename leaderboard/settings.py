@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finebench.home import finebench_home
-
-from .storage import hub_repository
+from finebench.locations import hub_repository
 
 
 def _list(variable: str) -> tuple[str, ...]:

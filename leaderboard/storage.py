@@ -2,9 +2,8 @@
 
 Both offer the same operations; `create` must refuse to overwrite, which is what makes
 concurrent submissions and claims safe (O_EXCL locally; a commit on the repository's current
-revision that fails when someone else committed first on the Hub). A location is a folder
-or exactly hf://datasets/<owner>/<name>: any other address is refused, never taken for a
-folder with a similar name.
+revision that fails when someone else committed first on the Hub). Locations are parsed by
+finebench.locations.
 """
 
 from __future__ import annotations
@@ -17,9 +16,9 @@ from pathlib import Path
 
 from finebench import atomic
 from finebench.errors import FinebenchError
+from finebench.locations import HUB_PREFIX, hub_repository
 
 CREATE_ATTEMPTS = 20  # conditional commits tried before a busy Hub repository is reported
-HUB_PREFIX = "hf://datasets/"
 REACH_TIMEOUT = 20  # seconds for the Hub to answer whether a repository exists
 
 
@@ -144,23 +143,6 @@ class HubStorage(Storage):
                                  "check the network, the repository's name and a token that can read and write it "
                                  "(HF_TOKEN or hf auth login); nothing is read from or written to a folder instead"
                                  ) from None
-
-
-def hub_repository(location: str | Path, setting: str = "the location") -> str | None:
-    """The <owner>/<name> of an hf://datasets/ location, None for a folder; any other address is refused."""
-    location = str(location)
-    if "://" not in location:
-        return None
-    repository = location.removeprefix(HUB_PREFIX).strip("/")
-    parts = repository.split("/")
-    if repository == location.strip("/") or len(parts) != 2 or not all(_repo_name_part(part) for part in parts):
-        raise FinebenchError(f"{setting} names {location!r}, which is neither a folder nor "
-                             f"{HUB_PREFIX}<owner>/<name>", f"correct {setting}")
-    return repository
-
-
-def _repo_name_part(part: str) -> bool:
-    return bool(part) and all(c.isalnum() or c in "-_." for c in part) and ".." not in part
 
 
 def open_storage(location: str | Path, setting: str = "the location") -> Storage:

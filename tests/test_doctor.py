@@ -147,7 +147,7 @@ def test_a_failing_evaluator_is_a_blocker_that_is_never_remembered(tmp_path, mon
     monkeypatch.setattr(doctor, "run_probe", lambda *args: broken)
     [check] = doctor.lmms_eval_checks(doctor.evaluator_report(tmp_path), tasks_checked=False)
     assert check.blocks and "filelock._api" in check.found and "-c" in check.fix
-    assert not (tmp_path / "cache").exists()
+    assert not list((tmp_path / "cache").glob("*.json"))  # nothing remembered (its lock file may remain)
 
 
 def test_processes_starting_together_probe_once_and_share_the_report(tmp_path):

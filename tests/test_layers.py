@@ -10,7 +10,8 @@ FOLDERS = {"finebench": "finebench", "tasks": "finebench.tasks", "baselines": "f
            "trainers": "finebench.trainers", "leaderboard": "finebench.leaderboard",
            "results/reported": "finebench.results.reported"}
 LAYERS = [  # (layer, dotted prefixes), lowest first
-    ("foundations", ("finebench.errors", "finebench.home", "finebench.atomic", "finebench.extras")),
+    ("foundations", ("finebench.errors", "finebench.home", "finebench.atomic", "finebench.extras",
+                     "finebench.locations")),
     ("data", ("finebench.data",)),
     ("scoring", ("finebench.scoring",)),
     ("harness", ("finebench.harness", "finebench.tasks")),

@@ -423,7 +423,7 @@ def check_writable_folder(name: str, folder: Path, setting: str = HOME_VARIABLE)
 
 def check_storage(name: str, location: str, setting: str) -> Check:
     """A leaderboard location (queue or results): a folder, or a Hugging Face dataset repository."""
-    from finebench.leaderboard.storage import hub_repository
+    from finebench.locations import hub_repository
 
     try:
         repository = hub_repository(location, setting)
