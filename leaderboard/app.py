@@ -56,6 +56,7 @@ the mean of the seen and unseen averages.
 
 
 CLOSED = "Closed-world accuracy"
+SIDECARS_KEPT = 8  # per-line files kept in memory (a full entry's is about 100,000 rows)
 
 
 def problems_note(problems: Sequence[str], what: str, shown: int = 5) -> str:
@@ -78,6 +79,7 @@ class Leaderboard:
         for storage in (self.queue.storage, *self.results):
             storage.reach()  # a location that cannot be reached stops the start, with the reason
         self.published: dict[int, list[dict]] = {}  # per results location, what was last read from it
+        self.sidecars: dict[str, dict] = {}  # sha256 -> per-line columns, the few last read
         self.reload()
 
     def reload(self) -> None:
@@ -108,16 +110,31 @@ class Leaderboard:
         """The keys of the entries that carry per-line scores: the ones that can be compared line by line."""
         return sorted(key for key, entry in self.by_key.items() if entry.get("lines") and key in self.origins)
 
+    def columns(self, key: str) -> dict | None:
+        """The entry's per-line columns, read from beside it where it was read (None without them). Kept by the
+        sidecar's sha256, which names its contents: switching between a few entries in Details or Compare reads
+        each file once."""
+        entry, storage = self.by_key[key], self.origins.get(key)
+        reference = entry.get("lines")
+        if not reference or storage is None:
+            return None
+        if reference["sha256"] not in self.sidecars:
+            while len(self.sidecars) >= SIDECARS_KEPT:
+                self.sidecars.pop(next(iter(self.sidecars)))  # the oldest read
+            self.sidecars[reference["sha256"]] = lines.load(entry, storage.read, storage.describe)
+        return self.sidecars[reference["sha256"]]
+
     def compare(self, key_a: str | None, key_b: str | None, shown: int = 12):
         """Two entries line by line: a note, the table of paired differences, the closed-world lines where
         exactly one is right (with both answers), and those lines' images when the data is prepared here."""
         if not key_a or not key_b or key_a not in self.by_key or key_b not in self.by_key:
             return "Choose two entries that carry per-line scores.", None, None, []
         try:
-            columns_a, columns_b = (lines.load(self.by_key[key], self.origins[key].read, self.origins[key].describe)
-                                    for key in (key_a, key_b))
-        except (FinebenchError, KeyError) as error:
-            return f"⚠️ {as_text(getattr(error, 'problem', error))}", None, None, []
+            columns_a, columns_b = self.columns(key_a), self.columns(key_b)
+        except FinebenchError as error:
+            return f"⚠️ {as_text(error.problem)}", None, None, []
+        if columns_a is None or columns_b is None:
+            return "Choose two entries that carry per-line scores.", None, None, []
         cells = compare.compare(columns_a, columns_b)
         if not cells:
             return "These two entries share no scored line (a full entry and a lite one?).", None, None, []
@@ -196,7 +213,7 @@ class Leaderboard:
             return "", None, None
         markdown = detail.provenance_markdown(entry)
         try:
-            samples = detail.closed_samples(entry, self.origins[key]) if key in self.origins else ()
+            samples = detail.closed_samples(self.columns(key))
         except FinebenchError as error:
             samples, markdown = (), f"{markdown}\n\n⚠️ {as_text(error.problem)}"
         if not entry.get("lines"):

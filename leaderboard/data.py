@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import pandas as pd
 
@@ -11,12 +11,12 @@ from finebench.results import entries, tables
 from finebench.scoring.protocols import Protocol
 
 from .columns import COLUMNS, SIZE_BUCKETS, cell, mean_cell
-from .storage import Storage
+from .storage import LocalStorage, Storage
 
 
 def load_reported(problems: list[str]) -> list[dict]:
     """The rows transcribed from the paper, bundled with finebench."""
-    return tables.load_entries(["reported"], problems)
+    return load_published(LocalStorage(tables.reported_dir()), problems)
 
 
 def load_published(results: Storage, problems: list[str]) -> list[dict]:
@@ -31,15 +31,6 @@ def load_published(results: Storage, problems: list[str]) -> list[dict]:
         except Exception as error:  # noted for the app to show, whatever went wrong with this one file
             problems.append(f"{name}: {error}")
     return loaded
-
-
-def load_all(locations: Iterable[Storage]) -> tuple[list[dict], list[str]]:
-    """The bundled reported entries and every published one; unreadable files are reported, not fatal."""
-    problems: list[str] = []
-    loaded = load_reported(problems)
-    for results in locations:
-        loaded += load_published(results, problems)
-    return loaded, problems
 
 
 def entry_key(entry: dict) -> str:

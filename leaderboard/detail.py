@@ -8,33 +8,16 @@ from typing import Sequence
 
 import pandas as pd
 
-from finebench.results import lines
-
-from .storage import Storage
 from .untrusted import as_text
 
 NO_LINES = ("This entry carries no per-line scores (the paper's rows, and entries ingested before finebench "
             "recorded them): per-class accuracy and confusions need them.")
 
 
-_READ: dict[str, tuple[dict, ...]] = {}  # sidecar sha256 -> closed lines: the same address is the same lines
-CACHED = 8  # a few entries: switching back and forth in the Details tab reads nothing
-
-
-def closed_samples(entry: dict, storage: Storage) -> tuple[dict, ...]:
-    """The entry's closed-world lines (truth, dataset, score, named) from its sidecar beside it in `storage`;
-    () when it has none."""
-    reference = entry.get("lines")
-    if not reference:
+def closed_samples(columns: dict | None) -> tuple[dict, ...]:
+    """The closed-world lines (truth, dataset, score, named) of an entry's per-line columns; () without them."""
+    if columns is None:
         return ()
-    if reference["sha256"] not in _READ:
-        while len(_READ) >= CACHED:
-            _READ.pop(next(iter(_READ)))
-        _READ[reference["sha256"]] = _closed(lines.load(entry, storage.read, storage.describe))
-    return _READ[reference["sha256"]]
-
-
-def _closed(columns: dict) -> tuple[dict, ...]:
     closed = columns["metric"] == "closed_accuracy"
     return tuple({"truth": truth, "dataset": dataset, "score": score, "named": [named] if named else []}
                  for truth, dataset, score, named in zip(columns["ground_truth"][closed], columns["dataset"][closed],

@@ -29,7 +29,7 @@ from finebench.harness.runs import read_run
 from finebench.harness.tasknames import protocol_tasks
 from finebench.results import entries, lines
 from finebench.results.entries import Source
-from finebench.results.ingest import build_entries, protocol_lines
+from finebench.results.ingest import build_entries_with_lines
 
 from .queue import PENDING, LostClaim, Queue, Request
 from .settings import Settings
@@ -162,15 +162,15 @@ def _evaluate(request: Request, queue: Queue, results: Storage, settings: Settin
     if code != 0:
         tail = log_path.read_text(errors="replace").strip().splitlines()[-5:]
         raise FinebenchError(f"evaluation exited with code {code}: {' / '.join(tail)}", f"see {log_path}")
-    run = read_run(output)
-    built = [entry for entry in build_entries(run, name=request.model, family=request.family,
-                                              source=Source.SUBMITTED) if entry["protocol"] == request.protocol]
-    for entry in built:
+    built = [(entry, sidecar) for entry, sidecar in build_entries_with_lines(
+        read_run(output), name=request.model, family=request.family, source=Source.SUBMITTED)
+        if entry["protocol"] == request.protocol]
+    for entry, _ in built:
         entry["model"]["revision"] = request.revision
         entry["provenance"]["request"] = request.id
     if not queue.holds(request):
         raise LostClaim(request)  # publish nothing: the worker that claimed it again publishes its own
-    queue.finish(request, [publish(entry, results, protocol_lines(run, entry["protocol"])) for entry in built])
+    queue.finish(request, [publish(entry, results, sidecar) for entry, sidecar in built])
 
 
 def worker_identity() -> str:

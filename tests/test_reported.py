@@ -106,5 +106,7 @@ def test_unreadable_entries_raise_or_are_collected(tmp_path, reported):
     assert len(tables.load_entries(["reported", tmp_path], problems)) == len(reported)
     assert len(problems) == 1 and problems[0].startswith("broken.json: ")
     # the leaderboard's reader, over a folder with a broken file and one the worker has not made yet
-    loaded, shown = data.load_all([LocalStorage(tmp_path), LocalStorage(tmp_path / "not yet created")])
+    shown = []
+    loaded = [*data.load_reported(shown), *data.load_published(LocalStorage(tmp_path), shown),
+              *data.load_published(LocalStorage(tmp_path / "not yet created"), shown)]
     assert len(loaded) == len(reported) and shown == problems

@@ -113,6 +113,7 @@ def details_and_comparisons_from_a_copy(settings, by_model, elsewhere: Path) -> 
     board = Leaderboard(replace(settings, results=(str(elsewhere),)))
     entry = by_model["random_option"]
     markdown, per_class, confused = board.details(data.entry_key(entry))
+    assert board.columns(data.entry_key(entry)) is board.columns(data.entry_key(entry))  # read once, then kept
     assert per_class["lines"].sum() == 600 and len(per_class) > 100
     assert set(per_class["dataset"]) == {"aircraft", "bird", "car", "dog", "flower", "pet"}
     assert len(confused) == 15 and (confused["true class"] != confused["answered"]).all()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -72,8 +72,7 @@ def paired(a: np.ndarray, b: np.ndarray, metric: str, dataset: str, split: str) 
     if metric not in BINARY_METRICS:
         return cell
     only_a, only_b = int(((a == 1) & (b == 0)).sum()), int(((a == 0) & (b == 1)).sum())
-    return Difference(**{**cell.__dict__, "only_a_right": only_a, "only_b_right": only_b,
-                         "p_value": mcnemar_exact(only_a, only_b)})
+    return replace(cell, only_a_right=only_a, only_b_right=only_b, p_value=mcnemar_exact(only_a, only_b))
 
 
 def matched(columns_a: dict, columns_b: dict) -> dict[tuple[str, str], tuple[int, int]]:
@@ -104,7 +103,7 @@ def compare(columns_a: dict, columns_b: dict) -> list[Difference]:
     tested = [index for index, cell in enumerate(cells) if cell.p_value is not None]
     adjusted = holm([cells[index].p_value for index in tested])
     for index, p_holm in zip(tested, adjusted):
-        cells[index] = Difference(**{**cells[index].__dict__, "p_holm": p_holm})
+        cells[index] = replace(cells[index], p_holm=p_holm)
     return cells
 
 

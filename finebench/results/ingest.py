@@ -149,6 +149,15 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None, 
                   allow_partial: bool = False) -> list[dict]:
     """The run's entries, one per protocol, once the run is known whole (wholeness.check_run; a partial run
     only when ``allow_partial``, and marked so)."""
+    return [entry for entry, _ in build_entries_with_lines(run, name, family, source, parameters, model_id,
+                                                           allow_partial)]
+
+
+def build_entries_with_lines(run: Run, name: str | None = None, family: str | None = None,
+                             source: Source = Source.REPRODUCED, parameters: float | None = None,
+                             model_id: str | None = None, allow_partial: bool = False) -> list[tuple[dict, bytes]]:
+    """build_entries, each entry with the bytes of the per-line sidecar it names: for the writers (ingest, the
+    worker), which store the sidecar beside the entry."""
     if not run.tasks:
         raise FinebenchError(f"{run.results_path} holds no finegrained_* task",
                              f"run lmms-eval with --tasks {benchmark_group()} (or {benchmark_group(lite=True)})")
@@ -172,12 +181,12 @@ def build_entries(run: Run, name: str | None = None, family: str | None = None, 
                   if (table := _metric_scores(run, world, order, name_)) is not None}
         if not scores:
             continue
-        built.append(entries.validate({  # copies: a caller may edit one entry's model or provenance (the worker does)
+        sidecar = protocol_lines(run, protocol)
+        built.append((entries.validate({  # copies: a caller may edit one entry's model or provenance (the worker does)
             "schema_version": entries.SCHEMA_VERSION, "model": dict(model), "protocol": protocol,
             "subset": "lite" if lite else "full", "text_encoder": encoder, "source": source, "scores": scores,
-            "partial": wholeness["partial"], "provenance": dict(provenance),
-            **_line_fields(protocol_lines(run, protocol), protocol),
-        }))
+            "partial": wholeness["partial"], "provenance": dict(provenance), **_line_fields(sidecar, protocol),
+        }), sidecar))
     return built
 
 
@@ -192,8 +201,7 @@ def _line_fields(data: bytes, protocol: Protocol) -> dict:
 
 
 def protocol_lines(run: Run, protocol: Protocol) -> bytes:
-    """The per-line sidecar of the run's entry under one protocol (deterministic: the same run, the same bytes,
-    so the address build_entries recorded is the file a writer writes)."""
+    """The per-line sidecar of the run's entry under one protocol (deterministic: the same run, the same bytes)."""
     table_rows = []
     for metric, (world, order, lmms_metric) in SOURCES[protocol].items():
         for key in run.tasks:
@@ -205,15 +213,16 @@ def protocol_lines(run: Run, protocol: Protocol) -> bytes:
 def ingest(folder: Path | str, output_dir: Path, name: str | None = None, family: str | None = None,
            source: Source = Source.REPRODUCED, parameters: float | None = None,
            model_id: str | None = None, allow_partial: bool = False, force: bool = False) -> list[Path]:
-    run = read_run(folder)
-    built = build_entries(run, name, family, source, parameters, model_id, allow_partial)
+    with_lines = build_entries_with_lines(read_run(folder), name, family, source, parameters, model_id,
+                                          allow_partial)
+    built = [entry for entry, _ in with_lines]
     targets = [Path(output_dir) / entries.file_name(entry) for entry in built]
     for entry, target in zip(built, targets):
         check_replacement(entry, target, force)
-    for entry in built:  # the lines first: an entry is never on disk without them
-        sidecar = Path(output_dir) / entry["lines"]["file"]
-        if not sidecar.is_file():  # named by content: a file of that name holds these very bytes
-            atomic.write_bytes(sidecar, protocol_lines(run, entry["protocol"]))
+    for entry, sidecar in with_lines:  # the lines first: an entry is never on disk without them
+        path = Path(output_dir) / entry["lines"]["file"]
+        if not path.is_file():  # named by content: a file of that name holds these very bytes
+            atomic.write_bytes(path, sidecar)
     written = [entries.write(entry, target) for entry, target in zip(built, targets)]
     for entry in built:
         _retire_legacy_file(entry, Path(output_dir))
