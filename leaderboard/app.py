@@ -43,7 +43,9 @@ substring counts (so listing all four options scores 100 %), car names are trunc
 the super-category word is guessed from the image path. `finebench` (the default) shuffles
 the options per line, requires the answer to name exactly one option or class, uses full
 names and the dataset's own super-category. **Position bias** is official minus finebench
-closed-world accuracy.
+closed-world accuracy. `circular` asks each closed-world line in the four rotations of the
+finebench option order and counts it only when all four answers are right (no guessing by
+position survives it); its own tab sets it beside the plain figure.
 
 **Ranks** tie where the 95 % bootstrap intervals overlap. Rows transcribed from the paper
 (`reported`) have no intervals. Averages follow the paper: the mean over six datasets, and
@@ -56,6 +58,7 @@ the mean of the seen and unseen averages.
 
 
 CLOSED = "Closed-world accuracy"
+CIRCULAR = "Circular accuracy"
 SIDECARS_KEPT = 8  # per-line files kept in memory (a full entry's is about 100,000 rows)
 
 
@@ -103,8 +106,8 @@ class Leaderboard:
     def position_profiles(self) -> list[tuple[str, list[float | None]]]:
         """(label, closed-world accuracy by the ground truth's position) of each entry that records it (finebench
         protocol, ingested with its per-line scores)."""
-        return [(f"{entry['model']['name']} ({entry.get('subset', 'full')})", entry["positions"])
-                for _, entry in sorted(self.by_key.items()) if entry.get("positions")]
+        return [(positions.label(entry), entry["positions"]) for _, entry in sorted(self.by_key.items())
+                if entry.get("positions")]
 
     def with_lines(self) -> list[str]:
         """The keys of the entries that carry per-line scores: the ones that can be compared line by line."""
@@ -221,8 +224,8 @@ class Leaderboard:
         return markdown, detail.per_class_accuracy(samples), detail.confused_pairs(samples)
 
 
-def _metric_tabs(board: Leaderboard) -> tuple[dict, gr.ScatterPlot]:
-    tables, scatter = {}, None
+def _metric_tabs(board: Leaderboard) -> tuple[dict, gr.ScatterPlot, gr.Dataframe]:
+    tables, scatter, circular = {}, None, None
     for title in VIEWS:
         with gr.Tab(title):
             tables[title] = gr.Dataframe(board.view(title, "", [], [], [], [], [], DEFAULT_COLUMNS),
@@ -231,7 +234,16 @@ def _metric_tabs(board: Leaderboard) -> tuple[dict, gr.ScatterPlot]:
             if title == CLOSED:
                 scatter = gr.ScatterPlot(data.seen_unseen_points(board.frames[title]), x="seen avg", y="unseen avg",
                                          color="family", tooltip=["model"], title="Seen vs unseen (closed world)")
-    return tables, scatter
+            if title == CIRCULAR:
+                gr.Markdown("The circular protocol asks each closed-world line four times, its options turned one "
+                            "place each time, and counts the line only if all four answers are right: a model that "
+                            "leans on a position cannot pass (`first_option` scores 0, `random_option` 0.4 %). "
+                            "Beside each entry: its accuracy over all rotations, the same model's plain finebench "
+                            "closed-world accuracy, what requiring all four costs, and its accuracy with the ground "
+                            "truth at each position.")
+                circular = gr.Dataframe(data.circular_frame(board.entries), interactive=False,
+                                        elem_id="circular-table")
+    return tables, scatter, circular
 
 
 def _dataset_tab(board: Leaderboard) -> tuple[gr.Dropdown, gr.Dataframe, gr.BarPlot]:
@@ -310,14 +322,14 @@ def build_app(settings: Settings) -> gr.Blocks:
             subset = gr.Radio(list(SUBSETS), value="full", label="Subset (ranked separately)", elem_id="subset")
         filters = [search, families, sizes, protocols, sources, encoder_box, columns, subset]
         with gr.Tabs():
-            tables, scatter = _metric_tabs(board)
+            tables, scatter, circular = _metric_tabs(board)
             dataset, dataset_table, bars = _dataset_tab(board)
             with gr.Tab("Position bias"):
                 gr.Markdown("Official closed-world accuracy (answer always first) minus finebench's (shuffled).")
                 bias = gr.Dataframe(data.position_bias_frame(board.entries), interactive=False)
                 gr.Markdown("Closed-world accuracy by where the ground truth stood among the four options "
-                            "(finebench protocol, from each entry's per-line scores): an unbiased model's four bars "
-                            "are level.")
+                            "(finebench protocol, from each entry's per-line scores; circular protocol, over all its "
+                            "rotations): an unbiased model's four bars are level.")
                 profile_plot = gr.Plot(board.position_figure(), elem_id="position-profiles")
             choice = _details_tab(board)
             compare_a, compare_b = _compare_tab(board)
@@ -343,12 +355,13 @@ def build_app(settings: Settings) -> gr.Blocks:
             return (*[board.view(title, *chosen) for title in tables], data.seen_unseen_points(board.frames[CLOSED]),
                     data.dataset_frame(board.entries, dataset_key), data.dataset_bars(board.frames[CLOSED]),
                     data.position_bias_frame(board.entries), board.position_figure(),
+                    data.circular_frame(board.entries),
                     gr.update(choices=board.encoders()),
                     gr.update(choices=sorted(board.by_key)), gr.update(choices=board.with_lines()),
                     gr.update(choices=board.with_lines()), problems_note(board.problems, "result files"))
 
         download.click(export, filters, download, api_name="download")
-        redrawn = [*tables.values(), scatter, dataset_table, bars, bias, profile_plot, encoder_box, choice,
+        redrawn = [*tables.values(), scatter, dataset_table, bars, bias, profile_plot, circular, encoder_box, choice,
                    compare_a, compare_b, results_note]
         reload_button.click(reloaded, [*filters, dataset], redrawn, api_name="reload")
         for control in filters:

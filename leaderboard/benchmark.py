@@ -22,7 +22,8 @@ def synthetic_entry(index: int, rng: random.Random) -> dict:
         return {"value": round(value, 2), "n": 1000, "ci95": [round(value - 2, 2), round(value + 2, 2)]}
 
     scores = {}
-    for metric in entries.METRICS:
+    protocol = rng.choice([Protocol.FINEBENCH, Protocol.OFFICIAL])
+    for metric in entries.protocol_metrics(protocol):
         table = {d: {s: cell(rng.uniform(5, 95)) for s in SPLITS} for d in DATASET_KEYS}
         seen = sum(table[d]["seen"]["value"] for d in DATASET_KEYS) / 6
         unseen = sum(table[d]["unseen"]["value"] for d in DATASET_KEYS) / 6
@@ -32,7 +33,7 @@ def synthetic_entry(index: int, rng: random.Random) -> dict:
             "model": {"name": f"synthetic-model-{index:04d}", "id": f"org/model-{index}", "revision": "main",
                       "backend": "qwen2_5_vl", "family": rng.choice(entries.FAMILIES),
                       "parameters": rng.choice([2, 3, 7, 8, 13, 72])},
-            "protocol": rng.choice(list(Protocol)), "subset": "full", "text_encoder": "minilm",
+            "protocol": protocol, "subset": "full", "text_encoder": "minilm",
             "source": Source.SUBMITTED, "scores": scores, "provenance": {}}
 
 

@@ -16,6 +16,7 @@ VIEWS = {  # tab title -> entry metric
     "Closed-world accuracy": "closed_accuracy",
     "Open-world similarity": "open_similarity",
     "Open-world text inclusion": "open_inclusion",
+    "Circular accuracy": "circular_accuracy",  # the circular protocol: all four rotations of a line right
 }
 SIZE_BUCKETS = ("< 4B", "4-10B", "> 10B", "unknown")
 PROTOCOLS = tuple(Protocol)

@@ -102,6 +102,11 @@ def position_bias_frame(all_entries: Sequence[dict]) -> pd.DataFrame:
                                        "position bias"]).sort_values("position bias", ascending=False)
 
 
+def circular_frame(all_entries: Sequence[dict]) -> pd.DataFrame:
+    """Each circular entry beside the same model's plain closed-world accuracy (tables.circular_rows)."""
+    return pd.DataFrame(tables.circular_rows(all_entries), columns=list(tables.CIRCULAR_COLUMNS))
+
+
 def dataset_frame(all_entries: Sequence[dict], dataset: str) -> pd.DataFrame:
     rows = []
     for entry in all_entries:

@@ -7,7 +7,11 @@ static text while the data lives under $FINEBENCH_HOME.
 """
 
 from finebench.harness.taskhooks import (  # noqa: F401  (re-exported for the YAMLs)
+    aggregate_circular,
     aggregate_percent,
+    circular_doc_to_text,
+    circular_docs,
+    circular_process_results,
     closed_doc_to_text,
     closed_process_results,
     cot_closed_doc_to_text,

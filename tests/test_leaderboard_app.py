@@ -22,8 +22,8 @@ from finebench.leaderboard.storage import LocalStorage
 from finebench.results import entries
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-TABS = ["Closed-world accuracy", "Open-world similarity", "Open-world text inclusion", "Per dataset",
-        "Position bias", "Details", "Compare", "Submit", "About"]
+TABS = ["Closed-world accuracy", "Open-world similarity", "Open-world text inclusion", "Circular accuracy",
+        "Per dataset", "Position bias", "Details", "Compare", "Submit", "About"]
 
 
 def free_port() -> int:

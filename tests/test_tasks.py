@@ -20,11 +20,12 @@ def test_the_task_and_group_names():
     files = taskgen.generate()
     tasks = {name[:-5] for name in files if name.startswith("finegrained")}
     groups = {name[len("_group_"):-5] for name in files if name.startswith("_group_")}
-    assert len(tasks) == 120 and not tasks & groups
+    assert len(tasks) == 144 and not tasks & groups
     assert {f"finegrained_{d}_{s}_{w}" for d in DATASET_KEYS for s in ("seen", "unseen")
             for w in ("closed", "open")} <= tasks
     assert {"finegrained", "finegrained-closed", "finegrained-open", "finegrained-official", "finegrained-lite",
             "finegrained-closed-seen", "finegrained-official-lite", "finegrained-cot", "finegrained-icl",
+            "finegrained-circular", "finegrained-circular-lite", "finegrained-circular-unseen",
             *(f"finegrained-{d}" for d in DATASET_KEYS)} <= groups
     assert not any("_" in group for group in groups)  # so no suite's glob can catch a group
 

@@ -31,6 +31,11 @@ def add_bench(commands) -> None:
                       help="lmms-eval's and finebench's own cost per line, with the ground_truth responder")
     add_manifests(harness)
     harness.add_argument("--workdir", type=Path, help="keep the generated data here (default: temporary)")
+    circular = command(benchmarks, "circular", run_circular, ("eval",),
+                       help="the circular closed world's harness cost per line and generation against the plain one")
+    add_manifests(circular)
+    circular.add_argument("--workdir", type=Path, help="keep the generated data here (default: temporary)")
+    circular.add_argument("--lite", action="store_true", help="the lite subset (600 lines): a run in a minute")
     clip = command(benchmarks, "clip", run_clip, ("clip",),
                    help="CLIP baseline: cached class embeddings vs the four candidate prompts per image")
     add_manifests(clip)
@@ -63,6 +68,12 @@ def run_harness(args: argparse.Namespace) -> None:
     from finebench.harness.benchmark import bench_harness
 
     print(bench_harness(args.manifests, args.workdir))
+
+
+def run_circular(args: argparse.Namespace) -> None:
+    from finebench.harness.benchmark import bench_circular
+
+    print(bench_circular(args.manifests, args.workdir, args.lite))
 
 
 def run_clip(args: argparse.Namespace) -> None:

@@ -61,14 +61,19 @@ def add_tables(commands) -> None:
     tables.add_argument("--table", nargs="+", type=int, choices=sorted(TABLES), default=sorted(TABLES))
     tables.add_argument("--protocol", choices=list(Protocol), type=Protocol, default=Protocol.OFFICIAL)
     tables.add_argument("--format", choices=FORMATS, default="markdown")
+    tables.add_argument("--circular", action="store_true",
+                        help="print the circular evaluation's table instead: each circular entry's accuracy when all "
+                             "four rotations must be right, beside its accuracy over rotations, the same model's plain "
+                             "finebench closed-world accuracy and its accuracy by the ground truth's position")
     tables.add_argument("--compare", nargs="+", metavar="PATH",
                         help="print each reproduced cell beside these entries' ('reported': the paper's)")
     tables.add_argument("--plot", type=Path, metavar="PNG",
-                        help="also draw each finebench-protocol entry's closed-world accuracy by the ground truth's "
+                        help="also draw each finebench or circular entry's closed-world accuracy by the ground truth's "
                              "position (four bars per model, from the entries' per-line scores) into this PNG")
 
 
 def run_tables(args: argparse.Namespace) -> None:
+    from finebench.harness.tasknames import suite
     from finebench.results import tables
 
     if args.plot:
@@ -76,6 +81,14 @@ def run_tables(args: argparse.Namespace) -> None:
     loaded = tables.load_entries(args.entries)
     if args.compare:
         print(tables.compare(loaded, tables.load_entries(args.compare)), end="")
+        return
+    if args.circular:
+        rendered = tables.render_circular(loaded, args.format)
+        if not rendered:
+            raise FinebenchError(f"no circular entries in {' '.join(map(str, args.entries))}",
+                                 f"evaluate with --tasks {suite('circular')} (or {suite('circular', lite=True)}) and "
+                                 "ingest that run (finebench ingest RUN)")
+        print(rendered, end="")
         return
     rendered = [tables.render(tables.TABLES[number], loaded, args.protocol, args.format) for number in args.table]
     rendered = [text for text in rendered if text]
@@ -90,12 +103,12 @@ def plot_positions(sources: Sequence[str], path: Path) -> None:
     per-line scores)."""
     from finebench.results import positions, tables
 
-    profiles = [(f"{entry['model']['name']} ({entry.get('subset', 'full')})", entry["positions"])
-                for entry in tables.load_entries(sources) if entry.get("positions")]
+    profiles = [(positions.label(entry), entry["positions"]) for entry in tables.load_entries(sources)
+                if entry.get("positions")]
     if not profiles:
         raise FinebenchError(f"no entry in {', '.join(map(str, sources))} records accuracy by the ground truth's "
-                             "position", "ingest a run of the finebench protocol (finebench ingest RUN), then plot "
-                                     "that folder")
+                             "position", "ingest a run of the finebench or circular protocol (finebench ingest RUN), "
+                                     "then plot that folder")
     print(f"position profiles of {len(profiles)} entries written to {positions.plot(profiles, path)}")
 
 

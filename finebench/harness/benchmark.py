@@ -1,7 +1,10 @@
 """`finebench bench harness`: lmms-eval with the ground_truth responder on the full benchmark,
 so that only the harness's cost per line remains (lmms-eval's and finebench's own): with and
 without the generation journal, with the ground truth's answers (which the encoder's cache
-serves) and with distinct open-world answers (what a real model's cost to score)."""
+serves) and with distinct open-world answers (what a real model's cost to score).
+
+`finebench bench circular`: the same for the circular closed world against the plain one: its
+cost per line (four generations each) and per generation."""
 
 from __future__ import annotations
 
@@ -18,13 +21,14 @@ from finebench.errors import FinebenchError
 from finebench.home import prepared_dir
 
 from .evalrun import run_lmms_eval
-from .tasknames import BENCHMARK, task_name
+from .tasknames import BENCHMARK, suite, task_name, world_group
 
 LINES = 2 * TOTAL_LINES  # each manifest line is one closed and one open task line
+SMALL = ("small", "one lite task (50 lines): the fixed start-up cost", task_name("closed", "pet", "seen", lite=True),
+         "", False)
 # (slug, what it measures, tasks, model arguments, journaled)
 RUNS = (
-    ("small", "one lite task (50 lines): the fixed start-up cost", task_name("closed", "pet", "seen", lite=True),
-     "", False),
+    SMALL,
     ("first", "full benchmark, first run (lmms-eval caches the data)", BENCHMARK, "", False),
     ("plain", "full benchmark", BENCHMARK, "", False),
     ("journal", "full benchmark, journaled", BENCHMARK, "", True),
@@ -77,6 +81,39 @@ def bench_harness(manifest_source: Path | None = None, workdir: Path | None = No
             f"{per_line['distinct-journal'] - per_line['distinct']:+.2f} ms with distinct ones (target: under 0.5)",
             f"  harness cost per line with distinct answers, journaled: {per_line['distinct-journal']:.2f} ms "
             "(target: under 2)",
+        ])
+    finally:
+        if owned:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def bench_circular(manifest_source: Path | None = None, workdir: Path | None = None, lite: bool = False) -> str:
+    """What the circular closed world costs the harness against the plain one: per line and per generation."""
+    from finebench.data.lite import LITE_LINES_PER_SPLIT
+    from finebench.scoring.circular import ROTATIONS
+
+    owned = workdir is None
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="finebench-circular-"))
+    lines = 12 * LITE_LINES_PER_SPLIT if lite else TOTAL_LINES
+    runs = (SMALL, ("plain", f"plain closed world ({lines} generations)", world_group("closed", lite), "", False),
+            ("circular", f"circular closed world ({ROTATIONS * lines} generations)", suite("circular", lite), "",
+             False))
+    try:
+        home = _prepared_home(workdir, manifest_source)
+        _timed_run(workdir, home, "warm", runs[2][2], "", False)  # lmms-eval caches the data once, for both
+        timings = {}
+        for slug, label, tasks, model_args, journaled in runs:
+            timings[slug] = _timed_run(workdir, home, slug, tasks, model_args, journaled)
+            print(f"  {label}: {timings[slug]:.1f} s", flush=True)
+        per_line = {slug: (timings[slug] - timings["small"]) / lines * 1000 for slug in ("plain", "circular")}
+        return "\n".join([
+            f"circular benchmark: ground_truth responder, {lines} closed-world lines ({'lite' if lite else 'full'}), "
+            f"{os.cpu_count()} cores; per line = (run - the small run's fixed cost) / lines",
+            *(f"  {label}: {timings[slug]:.1f} s" for slug, label, *_ in runs),
+            f"  per line: plain {per_line['plain']:.2f} ms, circular {per_line['circular']:.2f} ms "
+            f"({per_line['circular'] / per_line['plain']:.2f}x; {ROTATIONS} generations a line)",
+            f"  per generation: circular / plain = {per_line['circular'] / ROTATIONS / per_line['plain']:.2f}x "
+            "(the rotations' own overhead: 1.00x is none)",
         ])
     finally:
         if owned:

@@ -16,24 +16,39 @@ from tqdm.auto import tqdm
 
 from finebench import atomic
 from finebench.errors import FinebenchError
+from finebench.scoring.circular import score_rotation, unrotated
 from finebench.scoring.encoders import load_encoder
 from finebench.scoring.metrics import (
+    CIRCULAR_ACCURACY,
+    CIRCULAR_METRICS,
     CLOSED_METRICS,
     FINEBENCH_ACCURACY,
     FINEBENCH_SIMILARITY,
     OFFICIAL_SIMILARITY,
     OPEN_METRICS,
 )
-from finebench.scoring.scoring import mean_percent, record_identity, score_closed, score_open_batch
+from finebench.scoring.protocols import Protocol
+from finebench.scoring.scoring import aggregate, record_identity, score_closed, score_open_batch
 
 from .runs import Run, TaskKey, output_text, read_run, samples_file_name
 
-_WORLD_METRICS = {"closed": CLOSED_METRICS, "open": OPEN_METRICS}  # world -> the metrics its tasks log
+
+def _logged_metrics(key: TaskKey) -> tuple[str, ...]:
+    """The metrics a task logs (a circular task's position metric only on the rotations it applies to)."""
+    if key.order == Protocol.CIRCULAR:
+        return CIRCULAR_METRICS
+    return CLOSED_METRICS if key.world == "closed" else OPEN_METRICS
 
 
 def _closed_doc(sample: dict) -> dict:
     record = sample[FINEBENCH_ACCURACY]
     return {**record_identity(record), "balanced_options": record["options"]}
+
+
+def _rotation_doc(sample: dict) -> dict:
+    record = sample[CIRCULAR_ACCURACY]
+    return {**record_identity(record), "rotation": record["rotation"],
+            "balanced_options": unrotated(record["options"], int(record["rotation"]))}
 
 
 def _open_doc(sample: dict) -> dict:
@@ -46,7 +61,9 @@ def rescore_samples(key: TaskKey, samples: list[dict], encoder_name: str | None 
     """The samples with every metric record recomputed from their logged outputs."""
     try:
         outputs = [output_text(sample) for sample in samples]
-        if key.world == "closed":
+        if key.order == Protocol.CIRCULAR:
+            records = [score_rotation(_rotation_doc(sample), output) for sample, output in zip(samples, outputs)]
+        elif key.world == "closed":
             records = [score_closed(_closed_doc(sample), output) for sample, output in zip(samples, outputs)]
         else:
             docs = [_open_doc(sample) for sample in samples]
@@ -54,7 +71,9 @@ def rescore_samples(key: TaskKey, samples: list[dict], encoder_name: str | None 
     except KeyError as missing:
         raise FinebenchError(f"samples of {key.name} lack the record field {missing}",
                              "rescoring needs samples logged by finebench's tasks (lmms-eval --log_samples)") from None
-    return [{**sample, **record} for sample, record in zip(samples, records)]
+    logged = _logged_metrics(key)  # a rotation's records replace all it logged (its position metric may move)
+    return [{**{name: value for name, value in sample.items() if name not in logged}, **record}
+            for sample, record in zip(samples, records)]
 
 
 def rescore(folder: Path | str, output: Path | str, encoder_name: str | None = None) -> Path:
@@ -73,8 +92,9 @@ def rescore(folder: Path | str, output: Path | str, encoder_name: str | None = N
         lines = "".join(json.dumps(sample, ensure_ascii=False) + "\n" for sample in rescored)
         atomic.write_text(output / samples_file_name(run.stamp, key.name), lines)
         task_results = results["results"][key.name]
-        for metric in _WORLD_METRICS[key.world]:
-            task_results[f"{metric},none"] = mean_percent([sample[metric] for sample in rescored])
+        for metric in _logged_metrics(key):
+            task_results[f"{metric},none"] = aggregate(metric, [sample[metric] for sample in rescored
+                                                                if metric in sample])
     results["finebench_rescore"] = {
         "from": str(run.results_path), "encoder": load_encoder(encoder_name).name if any(
             key.world == "open" for key in run.tasks) else None,

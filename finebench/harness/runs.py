@@ -45,7 +45,7 @@ def _task_keys() -> dict[str, TaskKey]:
     for lite in (False, True):
         for name, variant, dataset, split in leaf_tasks(lite):
             spec = VARIANTS[variant]
-            for spelling in (name, legacy_task_name(variant, dataset, split, lite)):
+            for spelling in filter(None, (name, legacy_task_name(variant, dataset, split, lite))):
                 keys[spelling] = TaskKey(spelling, spec.order, lite, dataset, split, spec.world, spec.strategy)
     return keys
 

@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
-from finebench.scoring.metrics import CLOSED_METRICS, OPEN_METRICS
+from finebench.scoring.metrics import CIRCULAR_ACCURACY, CIRCULAR_METRICS, CLOSED_METRICS, OPEN_METRICS
 from finebench.scoring.prompts import prompt_hash
 
 from .tasknames import VARIANTS, groups, leaf_tasks, task_name
@@ -48,6 +48,7 @@ class Hooks(NamedTuple):
     doc_to_text: str
     process_results: str
     doc_to_visual: str | None = None  # an override of the template's
+    process_docs: str | None = None  # documents made from the prepared lines (the circular rotations)
 
 
 HOOKS = {
@@ -56,19 +57,31 @@ HOOKS = {
     "official": Hooks("official_closed_doc_to_text", "closed_process_results"),
     "cot": Hooks("cot_closed_doc_to_text", "closed_process_results"),
     "icl": Hooks("icl_closed_doc_to_text", "closed_process_results", "icl_doc_to_visual"),
+    "circular": Hooks("circular_doc_to_text", "circular_process_results", process_docs="circular_docs"),
 }
 WORLD_METRICS = {"closed": CLOSED_METRICS, "open": OPEN_METRICS}
+
+
+def variant_metrics(variant: str) -> tuple[str, ...]:
+    """The lmms-eval metrics a variant's tasks log: its world's, the circular ones for the circular variant."""
+    return CIRCULAR_METRICS if variant == "circular" else WORLD_METRICS[VARIANTS[variant].world]
+
+
+def _aggregation(metric: str) -> str:
+    """The utils hook that aggregates a metric (scoring.aggregate is the same rule, for rescore)."""
+    return "aggregate_circular" if metric == CIRCULAR_ACCURACY else "aggregate_percent"
 
 
 def _task_body(variant: str, dataset: str, split: str, lite: bool) -> str:
     hooks = HOOKS[variant]
     visual = f"doc_to_visual: !function utils.{hooks.doc_to_visual}\n" if hooks.doc_to_visual else ""
+    documents = f"process_docs: !function utils.{hooks.process_docs}\n" if hooks.process_docs else ""
     metric_lines = "".join(
-        f"  - metric: {metric}\n    aggregation: !function utils.aggregate_percent\n    higher_is_better: true\n"
-        for metric in WORLD_METRICS[VARIANTS[variant].world])
+        f"  - metric: {metric}\n    aggregation: !function utils.{_aggregation(metric)}\n    higher_is_better: true\n"
+        for metric in variant_metrics(variant))
     return (f"{HEADER}task: {task_name(variant, dataset, split, lite)}\ninclude: _default_template_yaml\n"
             f"dataset_kwargs:\n  data_files: !function utils.files_{dataset}_{split}{'_lite' if lite else ''}\n"
-            f"{visual}doc_to_text: !function utils.{hooks.doc_to_text}\n"
+            f"{documents}{visual}doc_to_text: !function utils.{hooks.doc_to_text}\n"
             f"process_results: !function utils.{hooks.process_results}\n"
             f"metric_list:\n{metric_lines}")
 
@@ -110,8 +123,8 @@ def generate() -> dict[str, str]:
     for lite in (False, True):
         for name, variant, dataset, split in leaf_tasks(lite):
             files[f"{name}.yaml"] = _task_yaml(variant, dataset, split, lite)
-        for name, (members, worlds) in groups(lite).items():
-            files[f"_group_{name}.yaml"] = _group_yaml(name, members, sum((WORLD_METRICS[w] for w in worlds), ()))
+        for name, (members, variants) in groups(lite).items():
+            files[f"_group_{name}.yaml"] = _group_yaml(name, members, sum(map(variant_metrics, variants), ()))
     return files
 
 

@@ -15,6 +15,7 @@ from finebench.data.fewshot import DEFAULT_SHOTS, fewshot_path
 from finebench.data.store import PreparedStore
 from finebench.errors import FinebenchError
 from finebench.home import prepared_dir
+from finebench.scoring.circular import ROTATIONS, circular_percent, rotated, score_rotation
 from finebench.scoring.encoders import load_encoder
 from finebench.scoring.prompts import STEP_BY_STEP, closed_prompt, open_prompt
 from finebench.scoring.scoring import mean_percent, open_world_texts, score_closed, score_open_batch, unscored
@@ -92,12 +93,37 @@ def icl_closed_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None =
     return intro + question + closed_doc_to_text(doc, lmms_eval_specific_kwargs)
 
 
+def circular_docs(dataset):
+    """lmms-eval's process_docs of the circular tasks: each line as ROTATIONS documents, line i's rotation r at
+    document ROTATIONS * i + r (a --limit of 4k documents is k whole lines). Built from ROTATIONS copies of
+    the table that differ only in a small rotation column, then put in line order through an index, so the
+    images are neither decoded nor copied."""
+    import datasets
+
+    if dataset._indices is not None:  # an index of its own would be flattened (copied) by add_column
+        dataset = dataset.flatten_indices()
+    lines = len(dataset)
+    copies = [dataset.add_column("rotation", [rotation] * lines) for rotation in range(ROTATIONS)]
+    return datasets.concatenate_datasets(copies).select(
+        [rotation * lines + line for line in range(lines) for rotation in range(ROTATIONS)])
+
+
+def circular_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
+    """The official closed-world prompt with the finebench order turned by the document's rotation."""
+    return _wrap(closed_prompt(str(doc["question"]), rotated(list(doc["balanced_options"]), int(doc["rotation"]))),
+                 lmms_eval_specific_kwargs)
+
+
 def open_doc_to_text(doc: Doc, lmms_eval_specific_kwargs: Mapping | None = None) -> str:
     return _wrap(open_prompt(str(doc["question"])), lmms_eval_specific_kwargs)
 
 
 def closed_process_results(doc: Doc, results: list[str]) -> dict:
     return scored_or_kept(lambda: score_closed(doc, results[0]), doc, "closed")
+
+
+def circular_process_results(doc: Doc, results: list[str]) -> dict:
+    return scored_or_kept(lambda: score_rotation(doc, results[0]), doc, "circular")
 
 
 def open_process_results(doc: Doc, results: list[str]) -> dict:
@@ -126,7 +152,7 @@ def prefetch_embeddings(requests: list, answers: list) -> None:
 _reported: set[str] = set()
 
 
-def scored_or_kept(score: Callable[[], dict], doc: Doc, world: str) -> dict:
+def scored_or_kept(score: Callable[[], dict], doc: Doc, world: str) -> dict:  # world: closed, open or circular
     """The line's records; if scoring fails (an encoder that cannot load, a bug), records that say so, so that
     lmms-eval still writes the run with every generation instead of retrying and discarding it. finebench
     eval and ingest refuse such a run and point to `finebench rescore`."""
@@ -142,6 +168,10 @@ def scored_or_kept(score: Callable[[], dict], doc: Doc, world: str) -> dict:
 
 def aggregate_percent(records: list) -> float:
     return mean_percent(records)
+
+
+def aggregate_circular(records: list) -> float:
+    return circular_percent(records)
 
 
 def data_files(unit: str, lite: bool = False) -> dict[str, list[str]]:

@@ -12,7 +12,9 @@ The names are built for lmms-eval's globs, which are fnmatch over every task *an
   name begins with ``<suite>_``: so ``--tasks '<suite>_*'`` runs that suite's tasks, each once, and
   ``--tasks 'finegrained_*'`` the default benchmark and nothing else;
 - groups join words with ``-`` only (``finegrained-closed-seen``, ``finegrained-bird``), so no
-  suite's glob catches them; the suite itself is a group too (``--tasks finegrained``).
+  suite's glob catches them; the suite itself is a group too (``--tasks finegrained``);
+- ``finegrained-circular`` (and ``-lite``) asks each closed-world line in the four rotations of its
+  finebench option order (finebench.scoring.circular): four documents per line.
 
 Runs made with finebench 0.1's names (``finegrained_lite_…``, ``finegrained_official_…``) are
 still read back (`legacy_task_name`).
@@ -44,6 +46,8 @@ VARIANTS = {
     # the inference strategies of the paper's Fig. 3b, on the finebench closed world
     "cot": Variant("cot", "closed", "zero-shot CoT", Protocol.FINEBENCH),
     "icl": Variant("icl", "closed", "in-context", Protocol.FINEBENCH),
+    # the finebench closed world in the four rotations of its option order (the circular protocol)
+    "circular": Variant("circular", "closed", "zero-shot", Protocol.CIRCULAR),
 }
 STRATEGY_VARIANTS = ("closed", "cot", "icl")  # the inference strategies on the finebench closed world
 BENCHMARK = "finegrained"  # the default benchmark: the finebench protocol's tasks, both worlds
@@ -60,8 +64,13 @@ def task_name(variant: str, dataset: str, split: str, lite: bool = False) -> str
     return f"{suite(variant, lite)}_{dataset}_{split}_{VARIANTS[variant].world}"
 
 
-def legacy_task_name(variant: str, dataset: str, split: str, lite: bool = False) -> str:
-    """The name finebench 0.1 gave the task (runs made then are still read)."""
+NEWER_THAN_0_1 = ("circular",)  # variants finebench 0.1 did not have: they have no old names
+
+
+def legacy_task_name(variant: str, dataset: str, split: str, lite: bool = False) -> str | None:
+    """The name finebench 0.1 gave the task (runs made then are still read); None for a task it did not have."""
+    if variant in NEWER_THAN_0_1:
+        return None
     prefix = f"{BENCHMARK}_{VARIANTS[variant].token}" if VARIANTS[variant].token else BENCHMARK
     return f"{prefix}{'_lite' if lite else ''}_{dataset}_{split}_{VARIANTS[variant].world}"
 
@@ -94,20 +103,18 @@ def world_group(variant: str, lite: bool = False) -> str:
 
 
 def groups(lite: bool) -> dict[str, tuple[list[str], tuple[str, ...]]]:
-    """Group name -> (members, the worlds whose metrics it aggregates). Unweighted means over the
+    """Group name -> (members, the variants whose metrics it aggregates). Unweighted means over the
     leaf tasks give the paper's averages: <world>-<split> is the seen (or unseen) average over six
     datasets, <world> the mean of the two, <dataset> the mean of its seen and unseen scores."""
     found: dict[str, tuple[list[str], tuple[str, ...]]] = {}
     for name, variants in suites(lite).items():
-        worlds = tuple(VARIANTS[variant].world for variant in variants)
         for variant in variants:
             world = world_group(variant, lite)
             for split in SPLITS:
-                found[f"{world}-{split}"] = ([task_name(variant, d, split, lite) for d in DATASET_KEYS],
-                                             (VARIANTS[variant].world,))
-            found[world] = ([f"{world}-{split}" for split in SPLITS], (VARIANTS[variant].world,))
+                found[f"{world}-{split}"] = ([task_name(variant, d, split, lite) for d in DATASET_KEYS], (variant,))
+            found[world] = ([f"{world}-{split}" for split in SPLITS], (variant,))
         if len(variants) > 1:
-            found[name] = ([world_group(variant, lite) for variant in variants], worlds)
+            found[name] = ([world_group(variant, lite) for variant in variants], tuple(variants))
     if not lite:
         for dataset in DATASET_KEYS:
             found[f"{BENCHMARK}-{dataset}"] = (
@@ -116,9 +123,12 @@ def groups(lite: bool) -> dict[str, tuple[list[str], tuple[str, ...]]]:
 
 
 def protocol_tasks(protocol: Protocol, lite: bool = False) -> str:
-    """What scores a model under one protocol: its closed world and the (shared) open world."""
+    """What scores a model under one protocol: its closed world and the (shared) open world; the circular
+    protocol's closed world alone (its rotations have no open-world counterpart)."""
     if protocol == Protocol.FINEBENCH:
         return benchmark_group(lite)
+    if protocol == Protocol.CIRCULAR:
+        return suite("circular", lite)
     return f"{suite('official', lite)},{world_group('open', lite)}"
 
 
@@ -140,8 +150,9 @@ def legacy_names() -> dict[str, str]:
     """finebench 0.1's task and group names -> today's (0.1 joined group words with '_')."""
     renamed = {legacy_task_name(variant, dataset, split, lite): name
                for lite in (False, True) for name, variant, dataset, split in leaf_tasks(lite)}
-    renamed |= {name.replace("-", "_"): name for lite in (False, True) for name in groups(lite)}
-    return {old: new for old, new in renamed.items() if old != new}
+    renamed |= {name.replace("-", "_"): name for lite in (False, True) for name, (_, variants) in groups(lite).items()
+                if not set(variants) & set(NEWER_THAN_0_1)}
+    return {old: new for old, new in renamed.items() if old is not None and old != new}
 
 
 def rename_legacy(selection: str) -> tuple[str, list[str]]:

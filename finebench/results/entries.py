@@ -1,6 +1,6 @@
 """Result entries: one JSON per (model, revision, protocol, subset, source), versioned and validated.
 
-    {"schema_version": 1, "model": {…}, "protocol": "finebench" | "official",
+    {"schema_version": 1, "model": {…}, "protocol": "finebench" | "official" | "circular",
      "subset": "full" | "lite", "text_encoder": …, "source": "reported" | "reproduced" | "submitted",
      "scores": {<metric>: {<dataset>: {"seen": CELL, "unseen": CELL},
                            "average": {"seen": CELL, "unseen": CELL, "mean": CELL}}},
@@ -8,7 +8,11 @@
                 admitted with `ingest --allow-partial`),
      "provenance": {…},
      "lines": null | {"sha256": …, "file": "lines/<sha256>.parquet", "rows": …},  (finebench.results.lines)
-     "positions": null | closed-world accuracy with the ground truth at options 1-4 (finebench protocol)}
+     "positions": null | closed-world accuracy with the ground truth at options 1-4 (finebench protocol,
+                  and the circular one over all its rotations)}
+
+The circular protocol's entries hold circular_accuracy and rotated_accuracy, the other protocols'
+closed_accuracy, open_inclusion and open_similarity.
 
 A CELL is {"value": percent, "n": lines, "ci95": [low, high]}; the averages are the
 paper's: the mean over the six datasets, and the mean of the seen and unseen averages.
@@ -29,9 +33,19 @@ from finebench.errors import FinebenchError
 from finebench.scoring.protocols import Protocol
 
 SCHEMA_VERSION = 1
-METRICS = ("closed_accuracy", "open_inclusion", "open_similarity")
+METRICS = ("closed_accuracy", "open_inclusion", "open_similarity", "circular_accuracy", "rotated_accuracy")
 METRIC_TITLES = {"closed_accuracy": "closed-world accuracy", "open_inclusion": "open-world text inclusion",
-                 "open_similarity": "open-world relative similarity"}
+                 "open_similarity": "open-world relative similarity",
+                 "circular_accuracy": "circular accuracy (all four rotations right)",
+                 "rotated_accuracy": "accuracy over all four rotations"}
+CIRCULAR_METRICS = ("circular_accuracy", "rotated_accuracy")
+
+
+def protocol_metrics(protocol: str) -> tuple[str, ...]:
+    """The metrics an entry of the protocol may hold: the circular protocol's, or the closed and open worlds'."""
+    return CIRCULAR_METRICS if protocol == Protocol.CIRCULAR else tuple(m for m in METRICS if m not in CIRCULAR_METRICS)
+
+
 FAMILIES = ("CLIP-like", "general MLLM", "reasoning MLLM", "Fine-R1", "reference responder")
 SUBSETS = ("full", "lite")
 
@@ -91,7 +105,7 @@ SCHEMA = {
             },
         },
         "provenance": {"type": "object"},
-        "positions": {  # closed-world accuracy (%) with the ground truth at options 1-4 (finebench protocol)
+        "positions": {  # closed-world accuracy (%) with the ground truth at options 1-4 (finebench, circular)
             "type": ["array", "null"], "minItems": 4, "maxItems": 4, "items": {"type": ["number", "null"]},
         },
         "lines": {  # the per-line sidecar beside the entry (finebench.results.lines); none for the paper's rows
@@ -122,6 +136,11 @@ def validate(entry: dict, where: str = "result entry") -> dict:
         path = "/".join(map(str, error.path[1:])) or "(top level)"
         raise FinebenchError(f"{where} is not a valid result entry: {path}: {error.message}",
                              f"entries follow schema version {SCHEMA_VERSION} (finebench.results.entries)") from None
+    foreign = sorted(set(entry["scores"]) - set(protocol_metrics(entry["protocol"])))
+    if foreign:
+        raise FinebenchError(f"{where} is not a valid result entry: a {entry['protocol']} entry cannot hold "
+                             f"{', '.join(foreign)}", "each protocol's entry holds its own metrics: "
+                             + "; ".join(f"{p}: {', '.join(protocol_metrics(p))}" for p in Protocol))
     numbers = [*_cell_numbers(entry["scores"]),
                *((f"positions/{place}", value) for place, value in enumerate(entry.get("positions") or [])
                  if value is not None)]

@@ -20,13 +20,16 @@ from finebench.data.registry import DATASET_KEYS, SPLITS
 from finebench.errors import FinebenchError
 from finebench.harness.runs import Run, TaskKey, read_run
 from finebench.harness.tasknames import STRATEGY_VARIANTS, benchmark_group, suite
+from finebench.scoring.circular import line_groups, line_record, whole
 from finebench.scoring.metrics import (
+    CIRCULAR_ACCURACY,
     FINEBENCH_ACCURACY,
     FINEBENCH_INCLUSION,
     FINEBENCH_SIMILARITY,
     OFFICIAL_ACCURACY,
     OFFICIAL_INCLUSION,
     OFFICIAL_SIMILARITY,
+    ROTATED_ACCURACY,
 )
 from finebench.scoring.prompts import prompt_hash
 from finebench.scoring.protocols import Protocol
@@ -44,18 +47,29 @@ SOURCES = {
     Protocol.OFFICIAL: {"closed_accuracy": ("closed", Protocol.OFFICIAL, OFFICIAL_ACCURACY),
                         "open_inclusion": ("open", None, OFFICIAL_INCLUSION),
                         "open_similarity": ("open", None, OFFICIAL_SIMILARITY)},
+    # both read from each rotation's circular_accuracy record: a line right in all four, and right per rotation
+    Protocol.CIRCULAR: {"circular_accuracy": ("closed", Protocol.CIRCULAR, CIRCULAR_ACCURACY),
+                        "rotated_accuracy": ("closed", Protocol.CIRCULAR, ROTATED_ACCURACY)},
 }
 
 
-def _scores(run: Run, key: TaskKey, metric: str) -> np.ndarray:
+def line_records(run: Run, key: TaskKey, metric: str) -> list[dict]:
+    """One record per line of a task under an lmms-eval metric, in document order (data-parallel runs log their
+    ranks' samples interleaved, and the bootstrap resamples by position, so the same lines in another order would
+    give another interval). A circular task logs four documents per line: its line's record joins them."""
     samples = run.samples.get(key.name)
     if not samples:
         raise FinebenchError(f"{run.results_path.parent} has no samples for {key.name}",
                              "run lmms-eval with --log_samples, then ingest that folder")
-    # in document order: data-parallel runs log their ranks' samples interleaved, and the bootstrap
-    # resamples by position, so the same lines in another order would give another interval
     ordered = sorted(samples, key=lambda sample: sample["doc_id"])
-    return np.array([float(sample[metric]["score"]) for sample in ordered]) * 100.0
+    if key.order != Protocol.CIRCULAR:
+        return [sample[metric] for sample in ordered]
+    groups = line_groups([sample[CIRCULAR_ACCURACY] for sample in ordered])
+    return [line_record(group, metric) for group in groups if whole(group)]  # a line cut by --limit is left out
+
+
+def _scores(run: Run, key: TaskKey, metric: str) -> np.ndarray:
+    return np.array([float(record["score"]) for record in line_records(run, key, metric)]) * 100.0
 
 
 def _cell(resampled: np.ndarray, value: float, n: int | None) -> dict:
@@ -185,18 +199,24 @@ def build_entries_with_lines(run: Run, name: str | None = None, family: str | No
         built.append((entries.validate({  # copies: a caller may edit one entry's model or provenance (the worker does)
             "schema_version": entries.SCHEMA_VERSION, "model": dict(model), "protocol": protocol,
             "subset": "lite" if lite else "full", "text_encoder": encoder, "source": source, "scores": scores,
-            "partial": wholeness["partial"], "provenance": dict(provenance), **_line_fields(sidecar, protocol),
+            "partial": wholeness["partial"], "provenance": dict(provenance), **_line_fields(run, sidecar, protocol),
         }), sidecar))
     return built
 
 
-def _line_fields(data: bytes, protocol: Protocol) -> dict:
-    """The entry's address of its per-line sidecar and, for the finebench protocol (whose options are shuffled),
-    its closed-world accuracy by the ground truth's position, kept in the entry so the leaderboard draws it
-    without reading every sidecar."""
+def _line_fields(run: Run, data: bytes, protocol: Protocol) -> dict:
+    """The entry's address of its per-line sidecar and, where the options were shuffled or turned, its closed-world
+    accuracy by the ground truth's position, kept in the entry so the leaderboard draws it without reading every
+    sidecar: the finebench protocol's from its lines, the circular one's from every rotation."""
     reference = lines.reference(data)
-    profile = positions.profile(lines.decode(data, reference, "the sidecar just made")) \
-        if protocol == Protocol.FINEBENCH else None
+    profile = None
+    if protocol == Protocol.FINEBENCH:
+        profile = positions.profile(lines.decode(data, reference, "the sidecar just made"))
+    elif protocol == Protocol.CIRCULAR:
+        rotations = [sample[CIRCULAR_ACCURACY] for key in run.tasks if key.order == Protocol.CIRCULAR
+                     for sample in run.samples.get(key.name) or ()]
+        profile = positions.by_position([record["score"] for record in rotations],
+                                        [record["position"] for record in rotations])
     return {"lines": reference, "positions": profile if profile and any(v is not None for v in profile) else None}
 
 
@@ -206,7 +226,7 @@ def protocol_lines(run: Run, protocol: Protocol) -> bytes:
     for metric, (world, order, lmms_metric) in SOURCES[protocol].items():
         for key in run.tasks:
             if key.world == world and key.order == order and run.samples.get(key.name):
-                table_rows += lines.rows(metric, run.samples[key.name], lmms_metric, closed=world == "closed")
+                table_rows += lines.rows(metric, line_records(run, key, lmms_metric), closed=world == "closed")
     return lines.encode(table_rows)
 
 

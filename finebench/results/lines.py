@@ -5,12 +5,14 @@ accuracy, confusions), paired comparisons between entries and position-bias prof
 wherever the entry is read, not only on the machine that holds the run. One Parquet file per
 entry, one row per (metric, line):
 
-    metric        closed_accuracy | open_inclusion | open_similarity (the entry's metric names)
+    metric        the entry's metric names: closed_accuracy | open_inclusion | open_similarity, or
+                  circular_accuracy | rotated_accuracy (one row per line, its four rotations joined)
     dataset, split, sample_id, ground_truth
     score         the line's score, 0 to 1 (NaN for a line that could not be scored)
-    answer        the text the protocol's scorer read
+    answer        the text the protocol's scorer read (a circular line: each rotation's, "1: … | 2: …")
     named         the one option the answer named (closed world), else null
-    position      where the ground truth stood among the options shown (0-3, closed world), else null
+    position      where the ground truth stood among the options shown (0-3, closed world; null for a
+                  circular line, which showed it in every place)
 
 The file is named by the sha256 of its bytes (lines/<sha256>.parquet beside the entry, in a folder
 or a Hub dataset) and the entry records that address, so a sidecar can be shared, cached and
@@ -35,9 +37,9 @@ SCHEMA = pa.schema([("metric", pa.string()), ("dataset", pa.string()), ("split",
                     ("answer", pa.string()), ("named", pa.string()), ("position", pa.int8())])
 
 
-def rows(metric: str, samples: list[dict], lmms_metric: str, closed: bool) -> list[dict]:
-    """One row per logged sample of one task, from the record its lmms-eval metric logged."""
-    return [_row(metric, sample[lmms_metric], closed) for sample in samples]
+def rows(metric: str, records: list[dict], closed: bool) -> list[dict]:
+    """One row per line of one task, from its record (ingest.line_records)."""
+    return [_row(metric, record, closed) for record in records]
 
 
 def _row(metric: str, record: dict, closed: bool) -> dict:
@@ -46,7 +48,9 @@ def _row(metric: str, record: dict, closed: bool) -> dict:
             "sample_id": record["sample_id"], "ground_truth": truth, "score": float(record["score"]),
             "answer": None if record.get("answer") is None else str(record["answer"]),
             "named": named[0] if named and len(named) == 1 else None,
-            "position": _position(record.get("options"), truth) if closed else None}
+            # a record that states its position (a circular line's: null, it stood everywhere) is taken at its word
+            "position": record["position"] if "position" in record else
+            _position(record.get("options"), truth) if closed else None}
 
 
 def _position(options: list | None, truth: str) -> int | None:

@@ -4,7 +4,8 @@ An unbiased model scores the same whichever option is right; one that leans on a
 scores high there and low elsewhere (the reference responder `first_option` scores 100 at
 position 1 and 0 at the others). Read from an entry's per-line sidecar (the finebench
 protocol shuffles the options, so every position occurs; the official one always puts the
-ground truth first, so its profile has one bar).
+ground truth first, so its profile has one bar), or for the circular protocol from its
+rotations, where each line's ground truth stands once in each position.
 """
 
 from __future__ import annotations
@@ -20,12 +21,23 @@ POSITIONS = 4
 
 
 def profile(columns: dict) -> list[float | None]:
-    """Closed-world accuracy (percent) with the ground truth at positions 1-4; None where none stood there."""
+    """Closed-world accuracy (percent) with the ground truth at positions 1-4, from an entry's per-line columns."""
     closed = (columns["metric"] == "closed_accuracy") & np.array([p is not None for p in columns["position"]])
-    scores, positions = columns["score"][closed].astype(float), columns["position"][closed]
+    return by_position(columns["score"][closed], columns["position"][closed])
+
+
+def by_position(scores: Sequence[float], places: Sequence[int]) -> list[float | None]:
+    """Accuracy (percent) of the 0/1 scores whose ground truth stood at positions 1-4 (places 0-3); None where
+    none stood there. Unscored lines (NaN) are left out."""
+    scores, places = np.asarray(scores, dtype=float), np.asarray(places)
     scored = ~np.isnan(scores)
-    return [float(scores[scored & (positions == place)].mean() * 100) if (scored & (positions == place)).any()
+    return [float(scores[scored & (places == place)].mean() * 100) if (scored & (places == place)).any()
             else None for place in range(POSITIONS)]
+
+
+def label(entry: dict) -> str:
+    """A profile's name in the figure: a model can have one per protocol and subset."""
+    return f"{entry['model']['name']} ({entry['protocol']}, {entry.get('subset', 'full')})"
 
 
 def figure(profiles: Sequence[tuple[str, Sequence[float | None]]]):

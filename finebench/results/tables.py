@@ -1,4 +1,5 @@
-"""`finebench tables`: the paper's Tables 1, 2, 6 and 7 rebuilt from result entries.
+"""`finebench tables`: the paper's Tables 1, 2, 6 and 7 rebuilt from result entries, and the circular
+evaluation's own table (`--circular`).
 
 Rows are grouped as in the paper (CLIP models, general MLLMs, reasoning MLLMs), columns
 are the six datasets' seen and unseen figures with their averages and the overall mean;
@@ -194,6 +195,64 @@ def render(spec: TableSpec, all_entries: Sequence[dict], protocol: Protocol = Pr
         lines.append(" & ".join([label.replace("_", "\\_"), *map(cell, values, ranks)]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
+
+
+CIRCULAR_COLUMNS = ("model", "source", "subset", "finebench closed", "over rotations", "circular seen",
+                    "circular unseen", "circular", "circular 95% CI", "plain - circular", "position 1", "position 2",
+                    "position 3", "position 4")
+
+
+def _mean(entry: dict | None, metric: str, split: str = "mean") -> float | None:
+    cell = cell_value(entry, metric, split, "average") if entry else None
+    return None if cell is None else round(cell["value"], 2)
+
+
+def circular_rows(all_entries: Sequence[dict]) -> list[dict]:
+    """One row per circular entry (CIRCULAR_COLUMNS): its circular accuracy (the mean of the seen and unseen
+    averages, as every figure here), accuracy over all rotations, the plain finebench closed-world accuracy of the
+    same model, source and subset when there is one, what requiring all four rotations costs (plain - circular),
+    and the accuracy with the ground truth at each position. Best circular first."""
+    identity = lambda entry: (entry["model"]["name"], entry["source"], entry.get("subset", "full"))
+    plain = {identity(entry): entry for entry in all_entries if entry["protocol"] == Protocol.FINEBENCH}
+    rows = []
+    for entry in all_entries:
+        if entry["protocol"] != Protocol.CIRCULAR or not entry["scores"].get("circular_accuracy"):
+            continue
+        circular, finebench = _mean(entry, "circular_accuracy"), _mean(plain.get(identity(entry)), "closed_accuracy")
+        interval = (cell_value(entry, "circular_accuracy", "mean", "average") or {}).get("ci95")
+        rows.append(dict(zip(CIRCULAR_COLUMNS, (
+            *identity(entry), finebench, _mean(entry, "rotated_accuracy"), _mean(entry, "circular_accuracy", "seen"),
+            _mean(entry, "circular_accuracy", "unseen"), circular,
+            f"{interval[0]:.1f}-{interval[1]:.1f}" if interval else None,
+            None if finebench is None or circular is None else round(finebench - circular, 2),
+            *(None if value is None else round(value, 2) for value in entry.get("positions") or [None] * 4)))))
+    return sorted(rows, key=lambda row: -1 if row["circular"] is None else -row["circular"])
+
+
+def render_circular(all_entries: Sequence[dict], style: str = "markdown") -> str:
+    """The circular evaluation's own table (`finebench tables --circular`), in any of FORMATS."""
+    rows = [[_text(row[column]) for column in CIRCULAR_COLUMNS] for row in circular_rows(all_entries)]
+    if not rows:
+        return ""
+    if style in ("csv", "tsv"):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter="," if style == "csv" else "\t", lineterminator="\n")
+        writer.writerows([list(CIRCULAR_COLUMNS), *rows])
+        return buffer.getvalue()
+    title = ("Circular closed world: a line counts only if all four rotations of its options are answered right "
+             "(%; the mean of the seen and unseen averages)")
+    if style == "markdown":
+        lines = ["| " + " | ".join(row) + " |" for row in [list(CIRCULAR_COLUMNS), *rows]]
+        return "\n".join([f"**{title}**", "", lines[0], "|" + "---|" * len(CIRCULAR_COLUMNS), *lines[1:]]) + "\n"
+    escape = lambda text: text.replace("_", "\\_").replace("%", "\\%")
+    return "\n".join([f"% {title}", "\\begin{tabular}{lll" + "r" * (len(CIRCULAR_COLUMNS) - 3) + "}", "\\toprule",
+                      " & ".join(map(escape, CIRCULAR_COLUMNS)) + " \\\\", "\\midrule",
+                      *(" & ".join(map(escape, row)) + " \\\\" for row in rows), "\\bottomrule",
+                      "\\end{tabular}"]) + "\n"
+
+
+def _text(value) -> str:
+    return "-" if value is None else f"{value:.2f}" if isinstance(value, (int, float)) else str(value)
 
 
 def compare(all_entries: Sequence[dict], reference: Sequence[dict],

@@ -1,8 +1,9 @@
 """Whether an lmms-eval run is whole: what `finebench ingest` checks before it builds an entry.
 
 Per finebench task of the run:
-- the lines are the task's: its unit's (or lite subset's) line count, or what the run's --limit
-  and --offset leave of it; each doc_id once; each line's record names the task's dataset and
+- the lines are the task's: its unit's (or lite subset's) line count (four documents per line in
+  a circular task, each its line's rotation doc_id mod 4), or what the run's --limit and --offset
+  leave of it; each doc_id once; each line's record names the task's dataset and
   split, and its sample_id is a line of the unit's manifest (when the manifests are at hand);
 - scoring finished: no line carries a scoring error (taskhooks records one instead of losing the
   run's generations when scoring fails);
@@ -27,7 +28,9 @@ from finebench.data.manifests import SPECS
 from finebench.errors import FinebenchError
 from finebench.harness.runs import Run, TaskKey
 from finebench.harness.taskgen import TASK_VERSION, config_hash
-from finebench.scoring.metrics import ALL_METRICS
+from finebench.scoring.circular import ROTATIONS
+from finebench.scoring.metrics import ALL_METRICS, CIRCULAR_ACCURACY
+from finebench.scoring.protocols import Protocol
 from finebench.scoring.scoring import SCORING_ERROR
 
 
@@ -43,10 +46,15 @@ def unit_lines(key: TaskKey) -> int:
     return min(lines, LITE_LINES_PER_SPLIT) if key.lite else lines
 
 
+def task_documents(key: TaskKey) -> int:
+    """The documents lmms-eval evaluates for the whole task: a line each, or each line's rotations (circular)."""
+    return unit_lines(key) * (ROTATIONS if key.order == Protocol.CIRCULAR else 1)
+
+
 def expected_doc_ids(key: TaskKey, limit, offset: int) -> range:
     """The doc_ids lmms-eval evaluates for the task under --limit/--offset (lmms-eval 0.7.3's rule: a
-    limit below 1 is a fraction of the lines, rounded up)."""
-    lines = unit_lines(key)
+    limit below 1 is a fraction of the documents, rounded up)."""
+    lines = task_documents(key)
     if limit is None:
         return range(offset, lines)
     count = math.ceil(lines * float(limit)) if float(limit) < 1.0 else int(float(limit))
@@ -74,11 +82,15 @@ def _manifest_ids_in(dataset: str, split: str, folder: str) -> frozenset[str] | 
 
 
 def _foreign_line(key: TaskKey, sample: dict) -> str | None:
-    """Why a sample is not a line of the task's unit, or None if it is."""
+    """Why a sample is not a line (or, circular, a rotation of a line) of the task's unit, or None if it is."""
     records = [sample[metric] for metric in ALL_METRICS if isinstance(sample.get(metric), dict)]
     if not records:
         return "it carries no finebench metric record"
     record = records[0]
+    if key.order == Protocol.CIRCULAR:
+        rotation = (sample.get(CIRCULAR_ACCURACY) or {}).get("rotation")
+        if rotation != sample.get("doc_id", -1) % ROTATIONS:
+            return f"document {sample.get('doc_id')} is rotation {rotation}, not {sample.get('doc_id', -1) % ROTATIONS}"
     if (record.get("dataset"), record.get("split")) != (key.dataset, key.split):
         return f"it is a line of {record.get('dataset')}_{record.get('split')}"
     known = _manifest_ids(key.dataset, key.split)

@@ -19,9 +19,14 @@ OFFICIAL_INCLUSION = "official_inclusion"
 FINEBENCH_INCLUSION = "finebench_inclusion"
 OFFICIAL_SIMILARITY = "official_similarity"
 FINEBENCH_SIMILARITY = "finebench_similarity"
+# the circular closed world (finebench.scoring.circular): each rotation's record carries its own 0/1 score
+CIRCULAR_ACCURACY = "circular_accuracy"  # a line is right when all four rotations are
+ROTATED_ACCURACY = "rotated_accuracy"  # plain accuracy over every rotation of every line
+POSITION_ACCURACIES = tuple(f"position{place}_accuracy" for place in range(1, 5))  # the ground truth at option k
 CLOSED_METRICS = (OFFICIAL_ACCURACY, FINEBENCH_ACCURACY)
 OPEN_METRICS = (OFFICIAL_INCLUSION, FINEBENCH_INCLUSION, OFFICIAL_SIMILARITY, FINEBENCH_SIMILARITY)
-ALL_METRICS = CLOSED_METRICS + OPEN_METRICS
+CIRCULAR_METRICS = (CIRCULAR_ACCURACY, ROTATED_ACCURACY, *POSITION_ACCURACIES)
+ALL_METRICS = CLOSED_METRICS + OPEN_METRICS + CIRCULAR_METRICS
 
 
 def _official_lower(text: str) -> str:

@@ -1,4 +1,5 @@
-"""The two protocols a run is scored under; every choice of protocol in finebench is one of these.
+"""The protocols a run is scored under (how its closed world is asked and scored); every choice of
+protocol in finebench is one of these.
 
 official   the released evaluation, reproduced bit for bit: the options in the manifests' order
            (the answer always first), answers matched as substrings, the super-category guessed
@@ -15,3 +16,4 @@ from enum import StrEnum
 class Protocol(StrEnum):
     OFFICIAL = "official"
     FINEBENCH = "finebench"
+    CIRCULAR = "circular"

@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 from finebench.data.registry import get_dataset
 
 from . import metrics
+from .circular import circular_percent, score_rotation
 from .encoders import TextEncoder
 from .matching import named_classes, only_target
 from .parsing import finebench_answer, official_answer
@@ -82,8 +83,11 @@ def score_open_batch(docs: Sequence[Doc], outputs: Sequence[str], encoder: TextE
 
 def unscored(doc: Doc, world: str, error: str) -> dict[str, dict]:
     """The records of a line that could not be scored: each metric NaN, with the error and the fields that
-    `finebench rescore` reads back, so the run and its generations are kept and can be scored later."""
+    `finebench rescore` reads back, so the run and its generations are kept and can be scored later.
+    ``world`` is closed, open or circular (a rotation of a circular line)."""
     base = {**record_identity(doc), "score": float("nan"), SCORING_ERROR: error}
+    if world == "circular":
+        return {name: {**record, **base} for name, record in score_rotation(doc, "").items()}
     if world == "closed":
         return {metrics.OFFICIAL_ACCURACY: dict(base),
                 metrics.FINEBENCH_ACCURACY: {**base, "named": [], "options": list(doc["balanced_options"])}}
@@ -93,5 +97,11 @@ def unscored(doc: Doc, world: str, error: str) -> dict[str, dict]:
 
 
 def mean_percent(records: Sequence[Mapping]) -> float:
-    """The aggregation of every finebench metric: the mean score in percent, as the paper reports."""
+    """The aggregation of every finebench metric but circular_accuracy: the mean score in percent, as the paper
+    reports."""
     return 100.0 * sum(float(record["score"]) for record in records) / len(records) if records else float("nan")
+
+
+def aggregate(metric: str, records: Sequence[Mapping]) -> float:
+    """A metric's figure over a task's records, as its lmms-eval task aggregates them (rescore recomputes it)."""
+    return circular_percent(records) if metric == metrics.CIRCULAR_ACCURACY else mean_percent(records)
