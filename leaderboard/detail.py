@@ -8,6 +8,8 @@ from typing import Sequence
 
 import pandas as pd
 
+from finebench.results import lines
+
 from .untrusted import as_text
 
 NO_LINES = ("This entry carries no per-line scores (the paper's rows, and entries ingested before finebench "
@@ -15,10 +17,11 @@ NO_LINES = ("This entry carries no per-line scores (the paper's rows, and entrie
 
 
 def closed_samples(columns: dict | None) -> tuple[dict, ...]:
-    """The closed-world lines (truth, dataset, score, named) of an entry's per-line columns; () without them."""
+    """The closed-world lines (truth, dataset, score, named) of an entry's per-line columns (a circular entry's:
+    right only in all four rotations, no single option named); () without them."""
     if columns is None:
         return ()
-    closed = columns["metric"] == "closed_accuracy"
+    closed = columns["metric"] == lines.closed_metric(columns)
     return tuple({"truth": truth, "dataset": dataset, "score": score, "named": [named] if named else []}
                  for truth, dataset, score, named in zip(columns["ground_truth"][closed], columns["dataset"][closed],
                                                          columns["score"][closed], columns["named"][closed]))

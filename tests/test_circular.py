@@ -20,7 +20,7 @@ from finebench.errors import FinebenchError
 from finebench.harness.rescore import rescore
 from finebench.harness.responders import RandomOption, options_in_prompt
 from finebench.harness.runs import read_run
-from finebench.results.ingest import build_entries
+from finebench.results.ingest import build_entries, ingest
 from finebench.scoring.circular import circular_percent, rotated, score_rotation
 from finebench.scoring.protocols import Protocol
 
@@ -174,8 +174,7 @@ def test_the_circular_table_the_tab_and_the_plot(runs, tmp_path):
 
     folder = tmp_path / "results"
     for name in RESPONDERS:
-        for entry in build_entries(read_run(runs[name])):
-            entries.write(entry, folder / entries.file_name(entry))
+        ingest(runs[name], folder)  # entries and their per-line files
     circular = entries.read(next(folder.glob("first_option__circular*.json")))
     plain = {**circular, "protocol": Protocol.FINEBENCH, "lines": None, "positions": None,
              "scores": {"closed_accuracy": circular["scores"]["rotated_accuracy"]}}  # 25 %, as first_option scores
@@ -193,6 +192,14 @@ def test_the_circular_table_the_tab_and_the_plot(runs, tmp_path):
     assert rows["first_option"][3:8] == ["25.00", "25.00", "0.00", "0.00", "0.00"]
     assert rows["first_option"][9:] == ["25.00", "100.00", "0.00", "0.00", "0.00"]  # plain - circular, positions
     assert rows["ground_truth"][3] == "-" and (tmp_path / "positions.png").read_bytes()[:4] == b"\x89PNG"
+
+    compared = subprocess.run([sys.executable, "-m", "finebench", "compare",
+                               str(next(folder.glob("ground_truth__circular*.json"))),
+                               str(next(folder.glob("first_option__circular*.json"))), "--disagreements", "1"],
+                              capture_output=True, text=True, timeout=120)
+    assert compared.returncode == 0, compared.stderr
+    assert "| circular_accuracy | all | all | 600 | 100.00 | 0.00 | +100.00 |" in compared.stdout
+    assert "| 600 | 0 |" in compared.stdout and "A (right): '1: " in compared.stdout  # McNemar's counts, answers
 
     board = Leaderboard(Settings(results=(str(folder),), queue=str(tmp_path / "queue"), runs_dir=tmp_path / "runs"))
     ranked = board.view(CIRCULAR, "", [], [], [], [], [], None, "lite")

@@ -21,7 +21,9 @@ import numpy as np
 from finebench.data.registry import DATASET_KEYS
 from finebench.scoring.stats import bootstrap_means, interval
 
-BINARY_METRICS = ("closed_accuracy", "open_inclusion")  # a line is right or wrong: McNemar applies
+from .lines import closed_metric
+
+BINARY_METRICS = ("closed_accuracy", "open_inclusion", "circular_accuracy")  # right or wrong per line: McNemar applies
 ALL = "all"  # the dataset and split of a metric's row over every line
 
 
@@ -107,8 +109,10 @@ def compare(columns_a: dict, columns_b: dict) -> list[Difference]:
     return cells
 
 
-def disagreements(columns_a: dict, columns_b: dict, metric: str = "closed_accuracy") -> list[dict]:
-    """The lines of one metric where exactly one entry is right (or their scores differ), with both answers."""
+def disagreements(columns_a: dict, columns_b: dict, metric: str | None = None) -> list[dict]:
+    """The lines of one metric (by default A's closed world: closed or circular accuracy) where exactly one entry is
+    right (or their scores differ), with both answers."""
+    metric = metric or closed_metric(columns_a)
     found = []
     for (line_metric, sample), (row_a, row_b) in matched(columns_a, columns_b).items():
         if line_metric == metric and columns_a["score"][row_a] != columns_b["score"][row_b]:

@@ -37,6 +37,15 @@ SCHEMA = pa.schema([("metric", pa.string()), ("dataset", pa.string()), ("split",
                     ("answer", pa.string()), ("named", pa.string()), ("position", pa.int8())])
 
 
+CLOSED_LINE_METRICS = ("closed_accuracy", "circular_accuracy")  # a protocol's closed world, right or wrong per line
+
+
+def closed_metric(columns: dict) -> str | None:
+    """The metric of the sidecar's closed-world lines: closed_accuracy, or circular_accuracy for a circular entry."""
+    present = set(columns["metric"])
+    return next((metric for metric in CLOSED_LINE_METRICS if metric in present), None)
+
+
 def rows(metric: str, records: list[dict], closed: bool) -> list[dict]:
     """One row per line of one task, from its record (ingest.line_records)."""
     return [_row(metric, record, closed) for record in records]
