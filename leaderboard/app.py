@@ -17,7 +17,7 @@ from finebench import atomic
 from finebench.data.registry import DATASET_KEYS
 from finebench.errors import FinebenchError
 from finebench.harness.tasknames import BASELINE_TASKS
-from finebench.results import compare, lines, positions
+from finebench.results import compare, lines, positions, ranking
 from finebench.results.entries import FAMILIES, SUBSETS
 from finebench.scoring.protocols import Protocol
 
@@ -47,9 +47,15 @@ closed-world accuracy. `circular` asks each closed-world line in the four rotati
 finebench option order and counts it only when all four answers are right (no guessing by
 position survives it); its own tab sets it beside the plain figure.
 
-**Ranks** tie where the 95 % bootstrap intervals overlap. Rows transcribed from the paper
-(`reported`) have no intervals. Averages follow the paper: the mean over six datasets, and
-the mean of the seen and unseen averages.
+**Ranks**: a row's rank is 1 + the rows of its subset clearly ahead of it. Two entries
+that both carry per-line scores are compared on the lines both scored (a paired z-test of
+the difference in the ranked mean, each dataset x split cell weighing 1/12 as in the mean),
+and the p-values of all the table's pairs are adjusted with Holm's correction, so the chance
+that any "ahead" in the table is wrong stays under 5 % without assuming the pairs
+independent (they share models). Where either entry has no per-line scores, "ahead" means
+their 95 % bootstrap intervals do not overlap; the "ties by" column says which decided.
+Rows transcribed from the paper (`reported`) have no intervals. Averages follow the paper:
+the mean over six datasets, and the mean of the seen and unseen averages.
 
 **Reproduce a row**: `finebench prepare --data-root DIR`, then
 `finebench eval --model qwen2_5_vl --model_args pretrained=<model> --tasks {BASELINE_TASKS}
@@ -83,6 +89,7 @@ class Leaderboard:
             storage.reach()  # a location that cannot be reached stops the start, with the reason
         self.published: dict[int, list[dict]] = {}  # per results location, what was last read from it
         self.sidecars: dict[str, dict] = {}  # sha256 -> per-line columns, the few last read
+        self.ranked: dict[str, dict] = {}  # sha256 -> metric -> its lines, compact, for the paired ranks
         self.reload()
 
     def reload(self) -> None:
@@ -99,9 +106,32 @@ class Leaderboard:
                                 "(showing what was read from it before)")
             self.entries += self.published.get(number, [])
             self.origins.update((data.entry_key(entry), storage) for entry in self.published.get(number, []))
-        self.problems = problems
-        self.frames = {title: data.metric_frame(self.entries, metric) for title, metric in VIEWS.items()}
         self.by_key = {data.entry_key(entry): entry for entry in self.entries}
+        self._read_ranked_lines(problems)
+        self.problems = problems
+        self.frames = {title: data.metric_frame(self.entries, metric, self._ranked_lines(metric))
+                       for title, metric in VIEWS.items()}
+
+    def _ranked_lines(self, metric: str):
+        """An entry -> its lines of the metric for the paired ranks (None: ranked by its interval)."""
+        return lambda entry: self.ranked.get((entry.get("lines") or {}).get("sha256"), {}).get(metric)
+
+    def _read_ranked_lines(self, problems: list[str]) -> None:
+        """The per-line scores the paired ranks need, in compact form, each sidecar read once (its name is its
+        content); one that cannot be read is noted, and its entry ranked by its intervals."""
+        wanted = {entry["lines"]["sha256"]: key for key, entry in self.by_key.items()
+                  if entry.get("lines") and key in self.origins}
+        self.ranked = {sha: cells for sha, cells in self.ranked.items() if sha in wanted}
+        for sha, key in wanted.items():
+            if sha in self.ranked:
+                continue
+            storage = self.origins[key]
+            try:
+                columns = lines.load(self.by_key[key], storage.read, storage.describe)
+            except FinebenchError as error:
+                problems.append(f"{key}: {error.problem} (ranked by its interval)")
+                continue
+            self.ranked[sha] = {metric: ranking.cells_of(columns, metric) for metric in set(columns["metric"])}
 
     def position_profiles(self) -> list[tuple[str, list[float | None]]]:
         """(label, closed-world accuracy by the ground truth's position) of each entry that records it (finebench

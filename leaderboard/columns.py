@@ -65,6 +65,7 @@ COLUMNS = (
     Column("unseen avg", "number", True, cell("average", "unseen")),
     Column("mean", "number", True, cell("average", "mean")),
     Column("mean 95% CI", "str", True, _interval),
+    Column("ties by", "str", True, None),  # how the rank was decided: paired tests, intervals, or both (ranking)
     *(Column(f"{dataset} {split}", "number", False, cell(dataset, split)) for dataset in DATASET_KEYS
       for split in SPLITS),
 )

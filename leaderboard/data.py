@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
 from finebench.data.registry import DATASET_KEYS, SPLITS
-from finebench.results import entries, tables
+from finebench.results import entries, ranking, tables
 from finebench.scoring.protocols import Protocol
 
 from .columns import COLUMNS, SIZE_BUCKETS, cell, mean_cell
@@ -43,9 +43,11 @@ def size_bucket(parameters: float | None) -> str:
     return SIZE_BUCKETS[0] if parameters < 4 else SIZE_BUCKETS[1] if parameters <= 10 else SIZE_BUCKETS[2]
 
 
-def metric_frame(all_entries: Sequence[dict], metric: str) -> pd.DataFrame:
-    """One row per entry that has the metric: every declared column, the entry's key and its interval."""
-    rows = []
+def metric_frame(all_entries: Sequence[dict], metric: str,
+                 lines: Callable[[dict], ranking.Cells | None] = lambda entry: None) -> pd.DataFrame:
+    """One row per entry that has the metric: every declared column, the entry's key and its interval, ranked
+    (`lines` gives an entry's per-line scores of the metric, for the paired tests; None where it has none)."""
+    rows, cells = [], []
     for entry in all_entries:
         if not entry["scores"].get(metric):
             continue
@@ -53,19 +55,23 @@ def metric_frame(all_entries: Sequence[dict], metric: str) -> pd.DataFrame:
         low, high = mean.get("ci95") or [mean.get("value"), mean.get("value")]
         rows.append({"key": entry_key(entry), **{column.name: column.value(entry, metric) for column in COLUMNS
                                                  if column.value}, "_low": low, "_high": high})
+        cells.append(lines(entry))
     frame = pd.DataFrame(rows, columns=["key", *[c.name for c in COLUMNS if c.value], "_low", "_high"])
-    return rank(frame)
+    return rank(frame, cells)
 
 
-def rank(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rank by mean within each subset (a lite entry, 600 lines, is never ranked among full-benchmark rows);
-    rows whose 95% intervals overlap share a rank (1 + the rows of the subset clearly ahead)."""
-    frame = frame.sort_values("mean", ascending=False, na_position="last").reset_index(drop=True)
-    lows = frame["_low"].fillna(float("-inf")).to_numpy()
-    highs = frame["_high"].fillna(float("-inf")).to_numpy()
-    subsets = frame["subset"].to_numpy()
-    frame.insert(0, "rank", [int(((lows > high) & (subsets == subset)).sum()) + 1
-                             for high, subset in zip(highs, subsets)])
+def rank(frame: pd.DataFrame, cells: Sequence[ranking.Cells | None] | None = None) -> pd.DataFrame:
+    """Rank by mean within each subset (a lite entry, 600 lines, is never ranked among full-benchmark rows): 1 +
+    the rows of the subset clearly ahead, by paired tests with Holm's correction between rows with per-line scores,
+    by non-overlapping 95% intervals otherwise (finebench.results.ranking); "ties by" says which decided."""
+    cells = list(cells) if cells is not None else [None] * len(frame)
+    frame = frame.reset_index(drop=True).sort_values("mean", ascending=False, na_position="last", kind="stable")
+    cells = [cells[position] for position in frame.index]
+    frame = frame.reset_index(drop=True)
+    places, ways = ranking.ranks(frame["_low"].fillna(float("-inf")).to_numpy(),
+                                 frame["_high"].fillna(float("-inf")).to_numpy(), frame["subset"].to_numpy(), cells)
+    frame.insert(0, "rank", places)
+    frame["ties by"] = ways
     return frame
 
 

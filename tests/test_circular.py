@@ -204,6 +204,7 @@ def test_the_circular_table_the_tab_and_the_plot(runs, tmp_path):
     board = Leaderboard(Settings(results=(str(folder),), queue=str(tmp_path / "queue"), runs_dir=tmp_path / "runs"))
     ranked = board.view(CIRCULAR, "", [], [], [], [], [], None, "lite")
     assert list(ranked["model"]) == ["ground_truth", "random_option", "first_option"]
+    assert list(ranked["rank"]) == [1, 2, 3] and set(ranked["ties by"]) == {"paired"}  # all three carry lines
     assert list(data.circular_frame(board.entries)["plain - circular"].fillna(-1)) == [-1, -1, 25]
     assert dict(board.position_profiles())["first_option (circular, lite)"] == [100, 0, 0, 0]
 

@@ -5,6 +5,7 @@
     wholeness              whether a run is whole (every line of each task once, all scored)
     lines                  an entry's per-line sidecar (Parquet, named by its sha256), beside it wherever it goes
     compare                two entries line by line: paired bootstrap, McNemar, Holm
+    ranking                leaderboard ranks: paired tests with Holm's correction, intervals where no lines
     positions              accuracy by the ground truth's position: profiles and their figure
     tables                 the paper's Tables 1, 2, 6 and 7 from any entries, and the circular table
     reported               the paper's own rows, transcribed (package data: results/reported/)
