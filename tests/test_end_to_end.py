@@ -78,7 +78,7 @@ def test_ground_truth_scores_100_everywhere(demo):
     _, built, _ = demo
     for protocol in ("finebench", "official"):
         entry = built["ground_truth", protocol]
-        for metric in entries.METRICS:
+        for metric in entries.protocol_metrics(protocol):
             assert all(cell["value"] == pytest.approx(100, abs=1e-3) for cell in cells(entry, metric)), metric
             assert all(cell["n"] == 50 for cell in cells(entry, metric))
 
@@ -105,7 +105,7 @@ def test_the_tiny_qwen_ran_through_the_qwen2_5_vl_backend(demo):
     home, built, _ = demo
     entry = built["tiny_qwen2_5_vl", "finebench"]
     assert entry["model"]["backend"] == "qwen2_5_vl" and entry["text_encoder"] == "minilm"
-    assert all(cell["n"] == 50 for metric in entries.METRICS for cell in cells(entry, metric))
+    assert all(cell["n"] == 50 for metric in entries.protocol_metrics("finebench") for cell in cells(entry, metric))
     assert entry["provenance"]["cli_generation_override"] == {"max_new_tokens": 24}
     run = home / "demo" / "runs" / "tiny_qwen2_5_vl"
     samples = next(run.rglob("*_samples_finegrained-lite_bird_seen_open.jsonl"))
@@ -121,7 +121,7 @@ def test_rescoring_reproduces_the_run_and_ingests(demo, tmp_path):
     paths = ingest(tmp_path / "rescored", tmp_path / "entries", name="all_options")
     again = {entries.read(path)["protocol"]: entries.read(path) for path in paths}
     for protocol in ("finebench", "official"):
-        for metric in entries.METRICS:
+        for metric in entries.protocol_metrics(protocol):
             assert mean(again[protocol], metric) == pytest.approx(mean(built["all_options", protocol], metric))
 
 

@@ -143,9 +143,9 @@ def details_and_comparisons_from_a_copy(settings, by_model, elsewhere: Path) -> 
     assert (itself["A - B"] == 0).all() and set(itself["different"]) <= {"no", ""}
 
     profiles = dict(board.position_profiles())  # the finebench-protocol entries' bars, from the same sidecars
-    assert set(profiles) == {"ground_truth (lite)", "random_option (lite)"}
-    assert profiles["ground_truth (lite)"] == [100.0] * 4
-    assert all(0 <= bar <= 60 for bar in profiles["random_option (lite)"])  # about 25 at every position
+    assert set(profiles) == {"ground_truth (finebench, lite)", "random_option (finebench, lite)"}
+    assert profiles["ground_truth (finebench, lite)"] == [100.0] * 4
+    assert all(0 <= bar <= 60 for bar in profiles["random_option (finebench, lite)"])  # about 25 at every position
     plotted = subprocess.run([sys.executable, "-m", "finebench", "tables", "--entries", str(elsewhere), "--protocol",
                               "finebench", "--plot", str(elsewhere.parent / "positions.png")],
                              capture_output=True, text=True, timeout=120)
