@@ -30,3 +30,8 @@ def prepared_dir(home: Path | None = None) -> Path:
 def fewshot_dir(home: Path | None = None) -> Path:
     """k-shot training sets drawn from the official train splits."""
     return (home or finebench_home()) / "fewshot"
+
+
+def archives_dir(home: Path | None = None) -> Path:
+    """Where `finebench download` puts the datasets' files when no --to is given."""
+    return (home or finebench_home()) / "archives"

@@ -100,7 +100,7 @@ def test_eval_stops_before_any_generation_when_the_data_is_not_prepared(tmp_path
     assert result.returncode == 2
     assert "prepared data: 1 unit not prepared" in result.stderr and "bird_seen" in result.stderr
     assert result.stderr.strip().splitlines()[-1].strip() == \
-        "fix: run `finebench prepare --data-root <folder with the archives> --datasets bird`"
+        "fix: run `finebench prepare --download --datasets bird`"
     assert not (tmp_path / "run").exists()  # lmms-eval never started
     assert time.monotonic() - started < 90
 

@@ -83,7 +83,7 @@ def test_missing_prepared_data_names_the_prepare_command(tmp_path):
                             env={"FINEBENCH_HOME": str(tmp_path), "PATH": ""})
     assert result.returncode != 0
     assert "dog_unseen is not prepared" in result.stderr
-    assert "finebench prepare --data-root <folder with the archives> --datasets dog" in result.stderr
+    assert "finebench prepare --download --datasets dog" in result.stderr
 
 
 def test_prompts_are_the_released_strings():

@@ -1,7 +1,7 @@
 """The `finebench` command: one entry point; each command is an add_/run_ pair in the module of its idea.
 
     arguments      how a command is declared, and the arguments every command spells the same way
-    data           prepare, fewshot, manifests, status, fixtures
+    data           download, prepare, fewshot, manifests, status, fixtures, data push|pull
     evaluation     eval, journal, tasks-dir, rescore, doctor
     results        ingest, tables
     demo           the offline demo and the GPU check: the whole pipeline at once
@@ -23,7 +23,8 @@ finebench: fine-grained visual recognition benchmark for multimodal LLMs (the si
 of the Fine-R1 paper, seen and unseen classes, closed and open world).
 
 Typical first run:
-  finebench prepare --data-root ~/data              # the archives you downloaded
+  finebench prepare --download                      # fetch, verify and prepare the archives
+  finebench prepare --data-root ~/data              # or: the archives you already have
   finebench status                                  # what is prepared, and where
   finebench doctor                                  # what would stop a run on this machine
 
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"finebench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (data.add_prepare, data.add_fewshot_command, data.add_manifests_command, data.add_status,
+    for add in (data.add_download, data.add_prepare, data.add_fewshot_command, data.add_manifests_command, data.add_status,
                 evaluation.add_doctor, data.add_fixtures, demo.add_demo, demo.add_gpu_check, evaluation.add_eval,
                 evaluation.add_journal, evaluation.add_tasks_dir, evaluation.add_rescore,
                 results.add_ingest, results.add_tables, results.add_compare, leaderboard.add_commands,

@@ -1,4 +1,4 @@
-"""Commands of the data: prepare, fewshot, manifests, status, fixtures."""
+"""Commands of the data: download, prepare, fewshot, manifests, status, fixtures, data push|pull."""
 
 from __future__ import annotations
 
@@ -11,13 +11,19 @@ from .arguments import add_datasets, add_fewshot, add_manifests, add_output, com
 
 def add_prepare(commands) -> None:
     prepare = command(
-        commands, "prepare", run_prepare, help="turn downloaded archives into the benchmark's parquet files",
+        commands, "prepare", run_prepare, help="turn the datasets' archives into the benchmark's parquet files",
         description="Resolve every manifest line to an image under --data-root and write one parquet dataset per "
                     "unit (dataset and split) with the images embedded, the lite subset, and the k-shot training "
-                    "sets. Resumable; re-running with nothing changed does nothing.",
+                    "sets. Resumable; re-running with nothing changed does nothing. With --download, first fetch "
+                    "and unpack the archives that are not there yet (see `finebench download`).",
         epilog="Archives may sit under their official names (CUB_200_2011/, fgvc-aircraft-2013b/, …) or the "
-               "Fine-R1 ones (bird_200/, stanford-cars/, …), up to three folders deep.")
-    prepare.add_argument("--data-root", type=Path, required=True, help="folder holding the extracted archives")
+               "Fine-R1 ones (bird_200/, stanford-cars/, …), up to three folders deep; Stanford Cars also as "
+               "Kaggle's redistribution (cars_train/cars_train/, cars_test/cars_test/).")
+    prepare.add_argument("--data-root", type=Path, help="folder holding the extracted archives (with --download: "
+                                                        "where they are downloaded, default $FINEBENCH_HOME/archives)")
+    prepare.add_argument("--download", action="store_true",
+                         help="download, verify and unpack the archives not found under --data-root first")
+    add_mirror(prepare)
     add_manifests(prepare)
     add_datasets(prepare)
     prepare.add_argument("--allow-missing", action="store_true",
@@ -27,13 +33,65 @@ def add_prepare(commands) -> None:
     add_fewshot(prepare)
 
 
+def add_mirror(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mirror", metavar="URL",
+                        help="fetch from this mirror instead of the authors' sites: <URL>/<dataset>/<file> with a "
+                             "SHA256SUMS at <URL> (http(s)://, file:// or any fsspec URL; default $FINEBENCH_MIRROR)")
+
+
 def run_prepare(args: argparse.Namespace) -> None:
     from finebench.data.prepare import prepare, summary_table
+    from finebench.errors import FinebenchError
 
+    if args.download:
+        args.data_root = run_download_for_prepare(args)
+    elif args.data_root is None:
+        raise FinebenchError("prepare needs the folder with the archives",
+                             "pass --data-root DIR, or --download to fetch the archives first")
     print(summary_table(prepare(args.data_root, args.manifests, args.datasets, args.allow_missing, args.workers,
                                 replace=args.replace)))
     if not args.no_fewshot:
         run_fewshot(args)
+
+
+def run_download_for_prepare(args: argparse.Namespace) -> Path:
+    """Download what prepare will not find under the data root; return the data root."""
+    from finebench.data.download import download, summary
+    from finebench.data.prepare import datasets_found
+    from finebench.data.registry import parse_dataset_list
+    from finebench.home import archives_dir
+
+    folder = (args.data_root or archives_dir()).expanduser()
+    wanted = parse_dataset_list(args.datasets)
+    found = datasets_found(folder, args.manifests, wanted) if folder.is_dir() else set()
+    missing = [dataset for dataset in wanted if dataset not in found]
+    if found:
+        print(f"found under {folder}, not downloaded: {', '.join(sorted(found))}")
+    if missing:
+        print(summary(download(missing, folder, args.mirror, explicit=bool(args.datasets)), folder.resolve()))
+    return folder
+
+
+def add_download(commands) -> None:
+    download = command(
+        commands, "download", run_download, help="download, verify and unpack the datasets' official archives",
+        description="Fetch each dataset's files from its authors (Oxford VGG, Caltech DATA, Stanford) or a mirror, "
+                    "check them against the pinned MD5 (or the sha256 recorded at their first download, and a "
+                    "mirror's SHA256SUMS), and unpack them. Resumable (HTTP Range), safe to kill at any moment; a "
+                    "second run transfers nothing. The folder is itself a mirror for other machines.",
+        epilog="Stanford Cars has no working official source: the command says what to do by hand.")
+    add_datasets(download)
+    download.add_argument("--to", type=Path, metavar="DIR",
+                          help="download folder (default $FINEBENCH_HOME/archives); then prepare --data-root DIR")
+    add_mirror(download)
+
+
+def run_download(args: argparse.Namespace) -> None:
+    from finebench.data.download import download, summary
+    from finebench.home import archives_dir
+
+    folder = (args.to or archives_dir()).expanduser()
+    print(summary(download(args.datasets, folder, args.mirror), folder.resolve()))
 
 
 def add_fewshot_command(commands) -> None:
@@ -80,7 +138,7 @@ def run_status(args: argparse.Namespace) -> None:
     store = PreparedStore(prepared_dir())
     units = store.read_metadata()["units"]
     if not units:
-        print(f"nothing prepared under {store.root}; run `finebench prepare --data-root DIR` (or `finebench demo`)")
+        print(f"nothing prepared under {store.root}; run `finebench prepare --download` (or `--data-root DIR` for archives you have, or `finebench demo`)")
         return
     print(f"prepared under {store.root}:")
     for name, record in sorted(units.items()):

@@ -19,7 +19,8 @@ from typing import Sequence
 
 from tqdm.auto import tqdm
 
-from finebench.data.archives.locate import archive_not_found, locate_archive
+from finebench.data.archives.locate import archive_not_found
+from finebench.data.archives.redistributions import locate_any
 from finebench.errors import FinebenchError
 from finebench.home import prepared_dir
 
@@ -233,7 +234,7 @@ def locate_archives(data_root: Path, keys: Sequence[str], manifests: dict, expli
     found, problems = {}, []
     for dataset in keys:
         lines = manifests[dataset, "seen"].lines
-        root = locate_archive(data_root, lines)
+        root = locate_any(data_root, dataset, lines)
         if root is None:
             problems.append(archive_not_found(data_root, dataset, lines))
         else:
@@ -242,6 +243,18 @@ def locate_archives(data_root: Path, keys: Sequence[str], manifests: dict, expli
         raise FinebenchError("\n".join(error.problem for error in problems), problems[0].fix)
     for error in problems:
         tqdm.write(f"skipping: {error.problem}")
+    return found
+
+
+def datasets_found(data_root: Path, manifest_source: Path | None, keys: Sequence[str]) -> set[str]:
+    """The datasets whose archive is under data_root with all its metadata (what `prepare --download` need not
+    fetch); one whose images are there without their metadata is fetched again, to be checked whole."""
+    manifests = load_manifests(manifest_source, keys)
+    root, found = check_data_root(data_root), set()
+    for dataset in keys:
+        archive_root = locate_any(root, dataset, manifests[dataset, "seen"].lines)
+        if archive_root is not None and not READERS[dataset](archive_root).missing_metadata():
+            found.add(dataset)
     return found
 
 

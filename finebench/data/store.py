@@ -28,12 +28,13 @@ LITE_FILE = "lite.parquet"  # inside the unit folder, so it is swapped in togeth
 
 
 def prepare_command(*datasets: str) -> str:
-    """The command that prepares these datasets (all of them when none is named)."""
+    """The command that prepares these datasets (all of them when none is named): downloading them, the
+    way a new user has them prepared (archives already on disk are found with --data-root and not fetched)."""
     from .registry import DATASET_KEYS
 
     named = [key for key in DATASET_KEYS if key in datasets]
     selection = f" --datasets {' '.join(named)}" if named and len(named) < len(DATASET_KEYS) else ""
-    return f"finebench prepare --data-root <folder with the archives>{selection}"
+    return f"finebench prepare --download{selection}"
 
 
 class PreparedStore:
