@@ -9,6 +9,7 @@ the way the client expects:
     POST /api/datasets/<repo>/preupload/<rev>         step 1 of HfApi.create_commit
     POST /api/datasets/<repo>/commit/<rev>            step 2 of HfApi.create_commit (ndjson body)
     HEAD, GET /datasets/<repo>/resolve/<rev>/<path>   hf_hub_download
+    POST /api/repos/create                            HfApi.create_repo (datasets; 409 when it exists)
 
 Every commit's tree is kept, so a commit sha is a revision like "main". A commit whose parentCommit is
 not the head gets 412, which is how the Hub refuses it; the check and the commit happen under one lock,
@@ -57,6 +58,7 @@ class HubServer:
         self._trees: dict[str, dict[str, dict[str, bytes]]] = {}  # repo -> commit sha -> {path: bytes}
         self.commits = 0  # commits accepted (the initial commit of each repository not counted)
         self.refused = 0  # commits refused with 412 because their parent was not the head
+        self.created: dict[str, str] = {}  # repositories made by create_repo -> their visibility
         for repo in repos:
             self._trees[repo] = {}
             self._commit(repo, dict(repos[repo]) if isinstance(repos, Mapping) else {}, "initial commit")
@@ -208,6 +210,19 @@ class _Handler(BaseHTTPRequestHandler):
         if body:
             self.wfile.write(payload)
 
+    def _create(self, request: dict) -> tuple[int, dict, bytes]:
+        if not self.headers.get("Authorization"):
+            raise _HttpError(401, "You must be authenticated to create a repository (send a token)")
+        if request.get("type") != "dataset":
+            raise _HttpError(400, "the stand-in holds dataset repositories only")
+        repo = f"{request['organization']}/{request['name']}"
+        if repo in self.hub._trees:
+            raise _HttpError(409, "You already created this dataset repo")
+        self.hub._trees[repo] = {}
+        self.hub._commit(repo, {}, "initial commit")
+        self.hub.created[repo] = request.get("visibility", "public")
+        return 200, {"Content-Type": "application/json"}, json.dumps({"url": f"{self.hub.url}/datasets/{repo}"}).encode()
+
     def _get(self, path: str, query: dict, body: bytes) -> tuple[int, dict, bytes]:
         if match := _RESOLVE.match(path):
             repo, revision, filename = match[1], unquote(match[2]), unquote(match[3])
@@ -232,6 +247,8 @@ class _Handler(BaseHTTPRequestHandler):
         return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
 
     def _post(self, path: str, query: dict, body: bytes) -> tuple[int, dict, bytes]:
+        if path == "/api/repos/create":
+            return self._create(json.loads(body))
         match = _API.match(path)
         if not match or match[2] not in ("preupload", "commit") or match[4]:
             raise _HttpError(404, "Repository not found", "RepoNotFound")

@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"finebench {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (data.add_download, data.add_prepare, data.add_fewshot_command, data.add_manifests_command, data.add_status,
-                evaluation.add_doctor, data.add_fixtures, demo.add_demo, demo.add_gpu_check, evaluation.add_eval,
+                evaluation.add_doctor, data.add_data_sharing, data.add_fixtures, demo.add_demo, demo.add_gpu_check, evaluation.add_eval,
                 evaluation.add_journal, evaluation.add_tasks_dir, evaluation.add_rescore,
                 results.add_ingest, results.add_tables, results.add_compare, leaderboard.add_commands,
                 baselines.add_commands, trainers.add_commands, bench.add_bench):

@@ -185,3 +185,37 @@ def run_fixtures(args: argparse.Namespace) -> None:
                            args.train_per_class, args.layout, args.size, workers=default_workers())
     for dataset, root in roots.items():
         print(f"{dataset:<10}{root}")
+
+
+def add_data_sharing(commands) -> None:
+    data = command(commands, "data", None, help="share the prepared benchmark: push it once, pull or read it anywhere",
+                   description="A lab prepares once and every node reads the same checked data: `data push DEST` "
+                               "copies $FINEBENCH_HOME/prepared to a Hugging Face dataset repository "
+                               "(hf://datasets/<owner>/<name>, private unless --public) or any fsspec URL or shared "
+                               "folder; `data pull SRC` copies it back (SRC may pin hf://…@<revision>), every file "
+                               "checked by sha256; FINEBENCH_DATA=SRC makes the tasks read it in place. What is read "
+                               "is always checked against its metadata.json (manifest hashes, line counts, the "
+                               "option-order rule, file sizes).")
+    actions = data.add_subparsers(dest="action", required=True, metavar="ACTION")
+    push = command(actions, "push", run_data_push, help="copy the prepared benchmark to DEST")
+    push.add_argument("destination", metavar="DEST", help="hf://datasets/<owner>/<name>, an fsspec URL or a folder")
+    push.add_argument("--public", action="store_true",
+                      help="make a new Hub repository public (default private: the datasets' terms allow research "
+                           "use, not redistribution)")
+    pull = command(actions, "pull", run_data_pull, help="copy a pushed benchmark into $FINEBENCH_HOME/prepared")
+    pull.add_argument("source", metavar="SRC", help="hf://datasets/<owner>/<name>[@<revision>], an fsspec URL or a folder")
+
+
+def run_data_push(args: argparse.Namespace) -> None:
+    from finebench.data.sharing import DATA_VARIABLE, push
+
+    where = push(args.destination, private=not args.public)
+    print(f"pushed to {where}\nread it on other nodes with `finebench data pull {where}` or {DATA_VARIABLE}={where}")
+
+
+def run_data_pull(args: argparse.Namespace) -> None:
+    from finebench.data.sharing import pull
+
+    described, installed = pull(args.source)
+    print(f"pulled {len(installed)} unit{'s' if len(installed) != 1 else ''} from {described}"
+          + (f": {', '.join(installed)}" if installed else " (everything was up to date)"))

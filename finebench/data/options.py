@@ -15,6 +15,9 @@ from typing import Sequence
 
 from .manifests import OPTIONS_PER_LINE, Manifest, ManifestLine
 
+# The rule below, named: a shared copy of prepared data records it, and a reader refuses another one.
+OPTION_ORDER = "sha256(dataset/file name) rank mod 4, distractors by sha256(key + option)"
+
 
 def line_key(dataset: str, line: ManifestLine) -> bytes:
     return hashlib.sha256(f"{dataset}/{line.basename}".encode()).digest()

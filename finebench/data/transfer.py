@@ -75,6 +75,18 @@ def is_http(url: str) -> bool:
     return url.startswith(("http://", "https://"))
 
 
+def filesystem(url: str):
+    """(fsspec filesystem, path) of a URL or folder; a file:// URL is percent-decoded as browsers and
+    Path.as_uri write it (fsspec would keep "%20" as three characters of a folder name)."""
+    import fsspec
+
+    if url.startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        url = unquote(urlsplit(url).path)
+    return fsspec.core.url_to_fs(url)
+
+
 def _session():
     import requests
     from requests.adapters import HTTPAdapter
@@ -123,10 +135,8 @@ def remote_size(url: str) -> int | None:
             raise TransferError(f"HTTP {response.status_code} {response.reason}")
         length = response.headers.get("Content-Length")
         return int(length) if response.ok and length and length.isdigit() else None
-    import fsspec
-
     try:
-        fs, path = fsspec.core.url_to_fs(url)
+        fs, path = filesystem(url)
         return int(fs.info(path)["size"])
     except FileNotFoundError:
         raise TransferError("no such file") from None
@@ -147,10 +157,9 @@ def read_text(url: str) -> str:
         if not response.ok:
             raise TransferError(f"HTTP {response.status_code} {response.reason}")
         return response.text
-    import fsspec
-
     try:
-        with fsspec.open(url, "rt", encoding="utf-8") as handle:
+        fs, path = filesystem(url)
+        with fs.open(path, "rt", encoding="utf-8") as handle:
             return handle.read()
     except OSError as error:  # FileNotFoundError included
         raise TransferError(str(error) or type(error).__name__) from None
@@ -238,10 +247,9 @@ def _urllib3_errors():
 
 
 def _fetch_fsspec(url: str, part: Path, done: int, hashes: Hashes, progress: Callable[[int], None]) -> int:
-    import fsspec
-
     try:
-        with fsspec.open(url, "rb") as source:
+        fs, path = filesystem(url)
+        with fs.open(path, "rb") as source:
             source.seek(done)
             return _append(part, iter(lambda: source.read(CHUNK), b""), done, hashes, progress, (ConnectionError,))
     except FileNotFoundError:

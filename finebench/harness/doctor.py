@@ -353,7 +353,12 @@ def manifests_at_hand() -> dict:
 def check_prepared(units: Iterable[str] | None = None, home: Path | None = None,
                    against_archives: bool = False) -> list[Check]:
     """One row per prepared (dataset, split) unit, or per wanted unit when ``units`` is given;
-    with ``against_archives``, each unit's images are stat-ed again where the manifests are at hand."""
+    with ``against_archives``, each unit's images are stat-ed again where the manifests are at hand.
+    With FINEBENCH_DATA set, the tasks read that shared copy: it is what is checked."""
+    from finebench.data.sharing import DATA_VARIABLE, data_location, shared_data
+
+    if (location := data_location()) is not None:
+        return check_shared(location, units, DATA_VARIABLE, shared_data)
     store = PreparedStore(prepared_dir(home))
     try:
         metadata = store.read_metadata()
@@ -387,6 +392,20 @@ def check_prepared(units: Iterable[str] | None = None, home: Path | None = None,
             fix = f"run `{prepare_command(record['dataset'])}` again" if status != INFO else ""
             checks.append(Check(f"prepared {name}", status, f"{summary}: {text}", fix))
     return checks
+
+
+def check_shared(location: str, units: Iterable[str] | None, variable: str, opener) -> list[Check]:
+    try:
+        shared = opener(location)
+    except FinebenchError as error:
+        return [Check(f"prepared data ({variable})", FAIL, error.problem, error.fix or "")]
+    recorded = shared.metadata["units"]
+    absent = sorted(set(units or ()) - set(recorded))
+    if absent:
+        return [Check(f"prepared data ({variable})", FAIL, f"{shared.described} lacks {', '.join(absent)}",
+                      f"prepare and push them, or unset {variable} to read the local prepared data")]
+    return [Check(f"prepared {name}", OK, f"{recorded[name]['rows']:,} rows in {shared.described} (checked)")
+            for name in sorted(units if units is not None else recorded)]
 
 
 def check_fewshot(home: Path | None = None) -> Check:

@@ -87,10 +87,14 @@ def identity_id(identity: dict) -> str:
 
 @cache
 def _data_fingerprints(prepared: str) -> dict[str, str]:
-    """unit name -> the fingerprint prepare recorded for it (read once per process and folder)."""
+    """unit name -> the fingerprint prepare recorded for it (read once per process and folder), from the shared
+    copy FINEBENCH_DATA names when it is set: the data the tasks read."""
+    from finebench.data.sharing import data_location, shared_data
     from finebench.data.store import PreparedStore
 
-    units = PreparedStore(Path(prepared)).read_metadata().get("units", {})
+    location = data_location()
+    units = shared_data(location).metadata["units"] if location else \
+        PreparedStore(Path(prepared)).read_metadata().get("units", {})
     return {name: str(record.get("fingerprint")) for name, record in units.items()}
 
 

@@ -175,6 +175,11 @@ def aggregate_circular(records: list) -> float:
 
 
 def data_files(unit: str, lite: bool = False) -> dict[str, list[str]]:
-    """The prepared parquet files of a unit, for a task YAML's dataset_kwargs.data_files."""
+    """The prepared parquet files of a unit, for a task YAML's dataset_kwargs.data_files: under FINEBENCH_HOME,
+    or the URLs of the checked shared copy FINEBENCH_DATA names (datasets reads them over hf:// and fsspec)."""
+    from finebench.data.sharing import data_location, shared_data
+
     dataset, split = unit.split("_")
+    if (location := data_location()) is not None:
+        return {"test": shared_data(location).data_files(dataset, split, lite)}
     return {"test": [str(path) for path in PreparedStore(prepared_dir()).data_files(dataset, split, lite)]}
