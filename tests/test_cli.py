@@ -20,7 +20,7 @@ def leaf_commands(parser, path=()):
 
 def test_every_command_has_help_and_something_to_run(capsys):
     commands = list(leaf_commands(build_parser()))
-    assert len(commands) == 35 and {("train", "tapo"), ("compare",)} <= {words for words, _ in commands}
+    assert len(commands) == 39 and {("train", "tapo"), ("compare",)} <= {words for words, _ in commands}
     for words, parser in commands:
         assert parser.get_default("handler") is not None or words == ("eval",), words
         if words == ("eval",):  # everything after `eval` is lmms-eval's: its help is ours, printed by run_eval

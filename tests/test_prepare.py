@@ -186,7 +186,7 @@ def test_a_swap_cut_between_its_renames_is_recovered(small_archives, manifest_di
 
 
 def test_missing_prepared_data_names_the_command(home):
-    with pytest.raises(FinebenchError, match="run `finebench prepare --data-root .* --datasets dog`"):
+    with pytest.raises(FinebenchError, match="run `finebench prepare --download --datasets dog`"):
         PreparedStore(home / "prepared").data_files("dog", "seen")
 
 

@@ -46,9 +46,21 @@ def add_bench(commands) -> None:
                    help="one TAPO step vs one plain DAPO step of the same batch, tiny model (target <= 1.6x)")
     tapo.add_argument("--steps", type=positive, default=4, help="timed steps per run (default 4)")
     tapo.add_argument("--tokens", type=positive, default=48, help="tokens per rollout (default 48)")
+    download = command(benchmarks, "download", run_download,
+                       help="download over a loopback mirror vs cat (target >= 80 %%), pull vs prepare (<= 1.5x)")
+    add_manifests(download)
+    add_datasets(download)
+    download.add_argument("--size", type=size, default=(256, 192), help="stand-in JPEG size (default 256x192)")
+    download.add_argument("--workdir", type=Path, help="scratch folder (default: the system's temporary folder)")
     board = command(benchmarks, "leaderboard", run_leaderboard, ("leaderboard",),
                     help="the app's start and a filter change, 1,000 entries")
     board.add_argument("--entries", type=positive, default=1000)
+
+
+def run_download(args: argparse.Namespace) -> None:
+    from finebench.data.download_benchmark import bench_download
+
+    print(bench_download(args.manifests, args.datasets, args.size, args.workdir))
 
 
 def run_prepare(args: argparse.Namespace) -> None:
