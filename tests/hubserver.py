@@ -24,16 +24,37 @@ import base64
 import hashlib
 import itertools
 import json
+import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 PRECONDITION_FAILED = "A commit has happened since. Please refresh and try again."  # the Hub's wording
 _API = re.compile(r"^/api/datasets/([^/]+/[^/]+)(?:/(revision|tree|preupload|commit)/([^/]+)(/.*)?)?$")
 _RESOLVE = re.compile(r"^/datasets/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
+
+
+def as_the_hub(server: "HubServer", monkeypatch, cache: Path) -> None:
+    """Make the running stand-in the Hub of this process (the client's constants, read at its import) and of
+    its children (HF_ENDPOINT), online, with a token for writes and a download cache of its own in `cache`.
+
+    The cache matters: hf_hub_download serves a file it holds for (repository, commit) without asking the
+    server, so a cache shared with an earlier stand-in would hand back that stand-in's bytes."""
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "ENDPOINT", server.url)  # what HF_ENDPOINT sets when the client is imported
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
+                        server.url + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache / "hub"))
+    monkeypatch.setenv("HF_HOME", str(cache))
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_TOKEN", "hf_test")
 
 
 def git_hash(data: bytes) -> str:
@@ -54,6 +75,7 @@ class HubServer:
     def __init__(self, repos: Iterable[str] | Mapping[str, Mapping[str, bytes]] = ()):
         self._lock = threading.Lock()
         self._serial = itertools.count()
+        self._nonce = os.urandom(8).hex()  # no two stand-ins make the same commit sha, as no two Hub commits do
         self._heads: dict[str, str] = {}
         self._trees: dict[str, dict[str, dict[str, bytes]]] = {}  # repo -> commit sha -> {path: bytes}
         self.commits = 0  # commits accepted (the initial commit of each repository not counted)
@@ -98,7 +120,7 @@ class HubServer:
     def _commit(self, repo: str, tree: dict[str, bytes], message: str) -> str:
         # Unique per commit, even for an identical tree and message, like a git commit with its timestamp.
         parent = self._heads.get(repo, "")
-        sha = hashlib.sha1(f"{repo}\0{parent}\0{message}\0{next(self._serial)}".encode()).hexdigest()
+        sha = hashlib.sha1(f"{self._nonce}\0{repo}\0{parent}\0{message}\0{next(self._serial)}".encode()).hexdigest()
         self._trees[repo][sha] = tree
         self._heads[repo] = sha
         self.commits += 1

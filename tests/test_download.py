@@ -16,13 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
+from rangeserver import RangeServer
 
 from finebench import atomic
 from finebench.data import download as dl
 from finebench.data import sources, standin_files
 from finebench.data.fixtures import write_archives
 from finebench.errors import FinebenchError
-from rangeserver import RangeServer
 
 BIN = Path(sys.executable).parent
 DATASETS = ("car", "flower", "pet")
@@ -65,8 +65,9 @@ def test_download_then_prepare_then_a_lite_eval(served, mirror, tmp_path, home, 
     assert result.returncode == 0, result.stderr[-2000:]
     assert prepared_rows(home) == {"flower_seen": 4028, "flower_unseen": 2121, "pet_seen": 2176, "pet_unseen": 1493}
     run = tmp_path / "run"
-    result = subprocess.run([BIN / "lmms-eval", "--model", "ground_truth", "--tasks", "finegrained-lite_pet_seen_closed",
-                             "--output_path", str(run)], capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    result = subprocess.run([BIN / "lmms-eval", "--model", "ground_truth", "--tasks",
+                             "finegrained-lite_pet_seen_closed", "--output_path", str(run)],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path,
                             env={**os.environ, "FINEBENCH_HOME": str(home), "FINEBENCH_ENCODER": "minilm"})
     assert result.returncode == 0, result.stderr[-2000:]
     results = json.loads(next(run.rglob("*_results.json")).read_text())["results"]

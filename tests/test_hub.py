@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from hubserver import HubServer
+from hubserver import HubServer, as_the_hub
 from test_queue import race
 
 from finebench.errors import FinebenchError
@@ -23,18 +23,10 @@ QUEUE, RESULTS = "hf://datasets/org/queue", "hf://datasets/org/results"
 
 
 @pytest.fixture
-def hub(monkeypatch):
+def hub(monkeypatch, tmp_path):
     """The stand-in, serving org/queue and org/results, as the Hub of this process and of its children."""
-    import huggingface_hub.constants as constants
-
     with HubServer(["org/queue", "org/results"]) as server:
-        monkeypatch.setattr(constants, "ENDPOINT", server.url)  # what HF_ENDPOINT sets when the client is imported
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                            server.url + "/{repo_id}/resolve/{revision}/{filename}")
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setenv("HF_TOKEN", "hf_test")
+        as_the_hub(server, monkeypatch, tmp_path / "hf-home")
         yield server
 
 

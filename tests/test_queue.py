@@ -129,11 +129,12 @@ def test_malformed_request_files_are_shown_under_the_queue_table(tmp_path):
 
 
 RACER = """
-import json, sys, time
+import json, sys
 from finebench.leaderboard.queue import Queue
 from finebench.leaderboard.storage import open_storage
 queue, name, claims = Queue(open_storage(sys.argv[1])), sys.argv[2], []
-time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all start together
+print("ready", flush=True)
+sys.stdin.readline()  # all start together, when the test says go
 while (request := queue.claim_oldest(600, name)) is not None:
     claims.append(request.id)
     queue.finish(request, [])
@@ -143,15 +144,23 @@ print(json.dumps(claims))
 
 def race(queue: Queue, location: str, requests: int, env: dict | None = None) -> None:
     """Four processes claim and finish every request of the queue at `location`: none lost, none twice, none
-    stuck."""
+    stuck. They are let go together once all four have imported and opened the queue, so that even on a
+    loaded machine their first claims overlap."""
     import subprocess
     import sys
 
     submitted = {queue.submit(request(f"org/model-{number}")).id for number in range(requests)}
-    start = time.time() + 2
-    racers = [subprocess.Popen([sys.executable, "-c", RACER, location, f"w{number}", str(start)],
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, location, f"w{number}"], stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, text=True, env=env) for number in range(4)]
-    claims = [json.loads(racer.communicate(timeout=180)[0]) for racer in racers]
+    try:
+        assert all(racer.stdout.readline().strip() == "ready" for racer in racers)
+        for racer in racers:
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        claims = [json.loads(racer.communicate(timeout=180)[0]) for racer in racers]
+    finally:
+        for racer in racers:
+            racer.kill()
     everything = [claim for worker_claims in claims for claim in worker_claims]
     assert sorted(everything) == sorted(submitted)  # none lost, none twice
     assert all(queue.get(identifier).status == FINISHED for identifier in submitted)  # none stuck

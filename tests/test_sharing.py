@@ -3,18 +3,17 @@ destination and the Hub stand-in (tests/hubserver.py), with partial, tampered an
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hubserver import HubServer, as_the_hub
 
 from finebench.data import sharing
 from finebench.data.fixtures import write_archives
 from finebench.data.prepare import prepare
 from finebench.errors import FinebenchError
-from hubserver import HubServer
 
 BIN = Path(sys.executable).parent
 TASK = "finegrained-lite_pet_seen_closed"
@@ -122,17 +121,9 @@ def test_nothing_to_push_and_bad_locations_are_told(tmp_path, monkeypatch):
 
 
 @pytest.fixture
-def hub(monkeypatch):
-    import huggingface_hub.constants as constants
-
+def hub(monkeypatch, tmp_path):
     with HubServer() as server:
-        monkeypatch.setattr(constants, "ENDPOINT", server.url)
-        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE",
-                            server.url + "/{repo_id}/resolve/{revision}/{filename}")
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-        monkeypatch.setenv("HF_TOKEN", "hf_test")
+        as_the_hub(server, monkeypatch, tmp_path / "hf-home")
         yield server
 
 

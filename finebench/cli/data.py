@@ -138,7 +138,8 @@ def run_status(args: argparse.Namespace) -> None:
     store = PreparedStore(prepared_dir())
     units = store.read_metadata()["units"]
     if not units:
-        print(f"nothing prepared under {store.root}; run `finebench prepare --download` (or `--data-root DIR` for archives you have, or `finebench demo`)")
+        print(f"nothing prepared under {store.root}; run `finebench prepare --download` (or `--data-root DIR` "
+              "for archives you have, or `finebench demo`)")
         return
     print(f"prepared under {store.root}:")
     for name, record in sorted(units.items()):
@@ -203,7 +204,8 @@ def add_data_sharing(commands) -> None:
                       help="make a new Hub repository public (default private: the datasets' terms allow research "
                            "use, not redistribution)")
     pull = command(actions, "pull", run_data_pull, help="copy a pushed benchmark into $FINEBENCH_HOME/prepared")
-    pull.add_argument("source", metavar="SRC", help="hf://datasets/<owner>/<name>[@<revision>], an fsspec URL or a folder")
+    pull.add_argument("source", metavar="SRC",
+                      help="hf://datasets/<owner>/<name>[@<revision>], an fsspec URL or a folder")
 
 
 def run_data_push(args: argparse.Namespace) -> None:

@@ -260,7 +260,8 @@ def download(datasets: Sequence[str] | None = None, folder: Path | None = None, 
         for dataset in keys:
             for source in files_of(dataset):
                 if downloader.verify_in_place(source):
-                    outcomes[source.key] = Outcome(source.key, "up to date", downloader.folder.path(source).stat().st_size)
+                    size = downloader.folder.path(source).stat().st_size
+                    outcomes[source.key] = Outcome(source.key, "up to date", size)
                 elif (url := downloader.url(source)) is not None:
                     todo.append((source, url))
                 else:

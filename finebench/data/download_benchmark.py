@@ -99,7 +99,8 @@ def bench_download(manifest_source: Path | None, datasets: Sequence[str] | None,
         write_archives(root / "archives", manifests, keys, train_per_class=2, size=size, progress=True,
                        workers=max(1, min(4, os.cpu_count() or 1)))
         write_mirror(root / "archives", root / "mirror", keys)
-        files = sorted(path for path in (root / "mirror").rglob("*") if path.is_file() and path.parent != root / "mirror")
+        files = sorted(path for path in (root / "mirror").rglob("*")
+                       if path.is_file() and path.parent != root / "mirror")  # the archives, not SHA256SUMS
         total = sum(path.stat().st_size for path in files)
         server, url = _serve(root / "mirror")
         try:

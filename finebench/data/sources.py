@@ -45,7 +45,8 @@ _DOGS = "http://vision.stanford.edu/aditya86/ImageNetDogs"
 _CARS_DEVKIT = "https://github.com/pytorch/vision/files/11644847/car_devkit.tgz"
 
 SOURCES: tuple[SourceFile, ...] = (
-    SourceFile("aircraft", "fgvc-aircraft-2013b.tar.gz", f"{_OXFORD}/fgvc-aircraft/archives/fgvc-aircraft-2013b.tar.gz"),
+    SourceFile("aircraft", "fgvc-aircraft-2013b.tar.gz",
+               f"{_OXFORD}/fgvc-aircraft/archives/fgvc-aircraft-2013b.tar.gz"),
     SourceFile("bird", "CUB_200_2011.tgz", "https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz",
                "97eceeb196236b17998738112f37df78"),
     SourceFile("car", "cars_train.tgz", None, "065e5b463ae28d29e77c1b4b166cfe61"),
@@ -55,7 +56,8 @@ SOURCES: tuple[SourceFile, ...] = (
     SourceFile("dog", "images.tar", f"{_DOGS}/images.tar"),
     SourceFile("dog", "lists.tar", f"{_DOGS}/lists.tar"),
     SourceFile("flower", "102flowers.tgz", f"{_OXFORD}/flowers/102/102flowers.tgz", "52808999861908f626f3c1f4e79d11fa"),
-    SourceFile("flower", "imagelabels.mat", f"{_OXFORD}/flowers/102/imagelabels.mat", "e0620be6f572b9609742df49c70aed4d"),
+    SourceFile("flower", "imagelabels.mat", f"{_OXFORD}/flowers/102/imagelabels.mat",
+               "e0620be6f572b9609742df49c70aed4d"),
     SourceFile("flower", "setid.mat", f"{_OXFORD}/flowers/102/setid.mat", "a5357ecc9cb78c4bef273ce3793fc85c"),
     SourceFile("pet", "images.tar.gz", f"{_OXFORD}/pets/data/images.tar.gz", "5c4f3ee8e5d25df40f4fd59a7f44e54c"),
     SourceFile("pet", "annotations.tar.gz", f"{_OXFORD}/pets/data/annotations.tar.gz",
