@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from finebench.errors import FinebenchError
+from finebench.results.conditions import REFERENCE_PIXELS
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ class Baseline:
         return ["--model", model, "--model_args", model_args, *batch]
 
 
-QWEN_PIXELS = {"min_pixels": 3136, "max_pixels": 12845056}  # the release's qwen_vl_utils defaults
-_QWEN_VLLM = {"max_pixels": 12845056}
+QWEN_PIXELS = dict(zip(("min_pixels", "max_pixels"), REFERENCE_PIXELS))  # the benchmark's pixel budget
+_QWEN_VLLM = {"max_pixels": REFERENCE_PIXELS[1]}
 
 BASELINES = {b.name: b for b in (
     Baseline("CLIP-L", "openai/clip-vit-large-patch14-336", "CLIP-like", None, None, {"name": "clip-l"}),

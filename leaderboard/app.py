@@ -17,12 +17,12 @@ from finebench import atomic
 from finebench.data.registry import DATASET_KEYS
 from finebench.errors import FinebenchError
 from finebench.harness.tasknames import BASELINE_TASKS
-from finebench.results import compare, lines, positions, ranking
+from finebench.results import compare, conditions, lines, positions, ranking
 from finebench.results.entries import FAMILIES, SUBSETS
 from finebench.scoring.protocols import Protocol
 
 from . import data, detail
-from .columns import ALL_COLUMNS, DEFAULT_COLUMNS, PROTOCOLS, SIZE_BUCKETS, SOURCES, TYPES, VIEWS
+from .columns import ALL_COLUMNS, DEFAULT_COLUMNS, PROTOCOLS, SETTINGS_CHOICES, SIZE_BUCKETS, SOURCES, TYPES, VIEWS
 from .queue import DuplicateRequest, Queue
 from .settings import QUEUE_VARIABLE, RESULTS_VARIABLE, Settings
 from .storage import Storage, open_storage
@@ -47,7 +47,14 @@ closed-world accuracy. `circular` asks each closed-world line in the four rotati
 finebench option order and counts it only when all four answers are right (no guessing by
 position survives it); its own tab sets it beside the plain figure.
 
-**Ranks**: a row's rank is 1 + the rows of its subset clearly ahead of it. Two entries
+**Like with like.** Each row shows the conditions its run recorded: new tokens, decoding,
+the image pixel budget, precision and backend. The benchmark's reference is greedy decoding
+with up to 2048 new tokens, images of 3,136 to 12,845,056 pixels and bfloat16, as released;
+a row evaluated otherwise is marked ⚠ in the *settings* column and ranked only among rows
+evaluated the same way (tick *Rank across settings* to rank all together). Compare gives no
+verdict between entries evaluated differently unless asked.
+
+**Ranks**: a row's rank is 1 + the rows of its subset and settings clearly ahead of it. Two entries
 that both carry per-line scores are compared on the lines both scored (a paired z-test of
 the difference in the ranked mean, each dataset x split cell weighing 1/12 as in the mean),
 and the p-values of all the table's pairs are adjusted with Holm's correction, so the chance
@@ -109,8 +116,22 @@ class Leaderboard:
         self.by_key = {data.entry_key(entry): entry for entry in self.entries}
         self._read_ranked_lines(problems)
         self.problems = problems
-        self.frames = {title: data.metric_frame(self.entries, metric, self._ranked_lines(metric))
-                       for title, metric in VIEWS.items()}
+        held = {id(entry): conditions.of(entry) for entry in self.entries}  # read once, for every tab
+        self._conditions_of = lambda entry: held[id(entry)]
+        self.frames = {title: self._frame(metric) for title, metric in VIEWS.items()}
+        self.frames_across_settings: dict[str, pd.DataFrame] = {}  # made when first asked for
+
+    def _frame(self, metric: str, across_settings: bool = False) -> pd.DataFrame:
+        return data.metric_frame(self.entries, metric, self._ranked_lines(metric), self._conditions_of,
+                                 across_settings)
+
+    def table(self, title: str, across_settings: bool = False) -> pd.DataFrame:
+        """A tab's ranked rows: each kind of evaluation conditions ranked apart, or all together when asked."""
+        if not across_settings:
+            return self.frames[title]
+        if title not in self.frames_across_settings:
+            self.frames_across_settings[title] = self._frame(VIEWS[title], across_settings=True)
+        return self.frames_across_settings[title]
 
     def _ranked_lines(self, metric: str):
         """An entry -> its lines of the metric for the paired ranks (None: ranked by its interval)."""
@@ -157,9 +178,10 @@ class Leaderboard:
             self.sidecars[reference["sha256"]] = lines.load(entry, storage.read, storage.describe)
         return self.sidecars[reference["sha256"]]
 
-    def compare(self, key_a: str | None, key_b: str | None, shown: int = 12):
+    def compare(self, key_a: str | None, key_b: str | None, across_settings: bool = False, shown: int = 12):
         """Two entries line by line: a note, the table of paired differences, the closed-world lines where
-        exactly one is right (with both answers), and those lines' images when the data is prepared here."""
+        exactly one is right (with both answers), and those lines' images when the data is prepared here. Entries
+        evaluated under different settings get no verdict unless `across_settings` (compare.settings_verdict)."""
         if not key_a or not key_b or key_a not in self.by_key or key_b not in self.by_key:
             return "Choose two entries that carry per-line scores.", None, None, []
         try:
@@ -168,13 +190,16 @@ class Leaderboard:
             return f"⚠️ {as_text(error.problem)}", None, None, []
         if columns_a is None or columns_b is None:
             return "Choose two entries that carry per-line scores.", None, None, []
-        cells = compare.compare(columns_a, columns_b)
+        judged, settings_note = compare.settings_verdict(self.by_key[key_a], self.by_key[key_b], across_settings)
+        cells = compare.compare(columns_a, columns_b, judged)
         if not cells:
             return "These two entries share no scored line (a full entry and a lite one?).", None, None, []
         differing = compare.disagreements(columns_a, columns_b)
         note = (f"A = {as_text(key_a)}\n\nB = {as_text(key_b)}\n\n{len(differing)} closed-world lines where exactly "
                 "one is right. Intervals: paired bootstrap over the lines both scored; p: McNemar's exact test, "
                 "Holm-corrected over the table (\"different\": p < 0.05 after it).")
+        if settings_note:
+            note += f"\n\n⚠️ {settings_note}" + ("" if judged else " (tick *Judge across settings*)")
         frame = pd.DataFrame(differing, columns=["dataset", "split", "sample_id", "ground_truth", "score_a",
                                                  "answer_a", "score_b", "answer_b"])
         return note, data.comparison_frame(cells), frame, self._images(differing[:shown])
@@ -208,8 +233,9 @@ class Leaderboard:
         return sorted({e.get("text_encoder") for e in self.entries if e.get("text_encoder")})
 
     def view(self, title: str, search, families, sizes, protocols, sources, encoders, columns,
-             subset: str = "full") -> pd.DataFrame:
-        frame = data.filter_frame(self.frames[title], search, families, sizes, protocols, sources, encoders, subset)
+             subset: str = "full", settings: Sequence[str] = (), across_settings: bool = False) -> pd.DataFrame:
+        frame = data.filter_frame(self.table(title, bool(across_settings)), search, families, sizes, protocols,
+                                  sources, encoders, subset, settings)
         chosen = [c for c in ALL_COLUMNS if c in (columns or DEFAULT_COLUMNS)]
         return frame[chosen]
 
@@ -302,12 +328,14 @@ def _compare_tab(board: Leaderboard) -> tuple[gr.Dropdown, gr.Dropdown]:
         with gr.Row():
             first = gr.Dropdown(board.with_lines(), label="A", elem_id="compare-a")
             second = gr.Dropdown(board.with_lines(), label="B", elem_id="compare-b")
+            across = gr.Checkbox(False, label="Judge across settings", elem_id="compare-across-settings",
+                                 info="call differences significant even between entries evaluated differently")
             run = gr.Button("Compare", variant="primary", scale=0, elem_id="compare-button")
         note = gr.Markdown(elem_id="compare-note")
         cells = gr.Dataframe(label="Paired differences", interactive=False, elem_id="compare-table")
         differing = gr.Dataframe(label="Closed-world lines where exactly one is right", interactive=False)
         images = gr.Gallery(label="Their images (when the data is prepared here)", columns=6, height="auto")
-        run.click(board.compare, [first, second], [note, cells, differing, images], api_name="compare")
+        run.click(board.compare, [first, second, across], [note, cells, differing, images], api_name="compare")
     return first, second
 
 
@@ -350,7 +378,13 @@ def build_app(settings: Settings) -> gr.Blocks:
             sources = gr.CheckboxGroup(list(SOURCES), label="Source")
             encoder_box = gr.CheckboxGroup(board.encoders(), label="Text encoder")
             subset = gr.Radio(list(SUBSETS), value="full", label="Subset (ranked separately)", elem_id="subset")
-        filters = [search, families, sizes, protocols, sources, encoder_box, columns, subset]
+        with gr.Row():
+            settings = gr.CheckboxGroup(list(SETTINGS_CHOICES), label="Settings (generation, pixel budget, precision)",
+                                        info="reference: the benchmark's; other rows are marked ⚠ and ranked among "
+                                             "rows evaluated alike", elem_id="settings-filter")
+            across = gr.Checkbox(False, label="Rank across settings", elem_id="rank-across-settings",
+                                 info="rank every row together, whatever its settings")
+        filters = [search, families, sizes, protocols, sources, encoder_box, columns, subset, settings, across]
         with gr.Tabs():
             tables, scatter, circular = _metric_tabs(board)
             dataset, dataset_table, bars = _dataset_tab(board)

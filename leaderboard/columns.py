@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from finebench.data.registry import DATASET_KEYS, SPLITS
-from finebench.results import tables
+from finebench.results import conditions, tables
 from finebench.results.entries import Source
 from finebench.scoring.protocols import Protocol
 
@@ -19,6 +19,8 @@ VIEWS = {  # tab title -> entry metric
     "Circular accuracy": "circular_accuracy",  # the circular protocol: all four rotations of a line right
 }
 SIZE_BUCKETS = ("< 4B", "4-10B", "> 10B", "unknown")
+SETTINGS_CHOICES = ("reference", "other")  # the Settings filter: entries at the benchmark's conditions, or not
+OTHER_SETTINGS_MARK = "⚠ "
 PROTOCOLS = tuple(Protocol)
 SOURCES = tuple(Source)
 
@@ -52,6 +54,13 @@ def _model(entry: dict, metric: str) -> str:
     return entry["model"]["name"] + (" ⚠ partial" if entry.get("partial") else "")
 
 
+def condition_cells(held: conditions.Conditions) -> dict[str, str]:
+    """The condition columns of a row: each condition in words, and "settings", the row's group (the reference, or
+    what departs from it, marked) by which it is ranked and filtered."""
+    label = conditions.group(held)
+    return {**held.described(), "settings": label if label == conditions.REFERENCE_LABEL else OTHER_SETTINGS_MARK + label}
+
+
 COLUMNS = (
     Column("rank", "number", True, None),
     Column("model", "str", True, _model),
@@ -66,6 +75,9 @@ COLUMNS = (
     Column("mean", "number", True, cell("average", "mean")),
     Column("mean 95% CI", "str", True, _interval),
     Column("ties by", "str", True, None),  # how the rank was decided: paired tests, intervals, or both (ranking)
+    # the evaluation conditions (condition_cells, computed once per entry by data.metric_frame)
+    Column("settings", "str", True, None),
+    *(Column(name, "str", False, None) for name in ("max new tokens", "decoding", "pixels", "precision", "backend")),
     *(Column(f"{dataset} {split}", "number", False, cell(dataset, split)) for dataset in DATASET_KEYS
       for split in SPLITS),
 )

@@ -7,10 +7,10 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from finebench.data.registry import DATASET_KEYS, SPLITS
-from finebench.results import entries, ranking, tables
+from finebench.results import compare, conditions, entries, ranking, tables
 from finebench.scoring.protocols import Protocol
 
-from .columns import COLUMNS, SIZE_BUCKETS, cell, mean_cell
+from .columns import COLUMNS, OTHER_SETTINGS_MARK, SETTINGS_CHOICES, SIZE_BUCKETS, cell, condition_cells, mean_cell
 from .storage import LocalStorage, Storage
 
 
@@ -44,32 +44,41 @@ def size_bucket(parameters: float | None) -> str:
 
 
 def metric_frame(all_entries: Sequence[dict], metric: str,
-                 lines: Callable[[dict], ranking.Cells | None] = lambda entry: None) -> pd.DataFrame:
+                 lines: Callable[[dict], ranking.Cells | None] = lambda entry: None,
+                 conditions_of: Callable[[dict], conditions.Conditions] = conditions.of,
+                 across_settings: bool = False) -> pd.DataFrame:
     """One row per entry that has the metric: every declared column, the entry's key and its interval, ranked
-    (`lines` gives an entry's per-line scores of the metric, for the paired tests; None where it has none)."""
+    (`lines` gives an entry's per-line scores of the metric, for the paired tests; None where it has none;
+    `conditions_of` its evaluation conditions). Rows evaluated under other conditions than the reference are ranked
+    among themselves unless `across_settings`."""
     rows, cells = [], []
+    value_columns = [column for column in COLUMNS if column.value]
     for entry in all_entries:
         if not entry["scores"].get(metric):
             continue
         mean = mean_cell(entry, metric)
         low, high = mean.get("ci95") or [mean.get("value"), mean.get("value")]
-        rows.append({"key": entry_key(entry), **{column.name: column.value(entry, metric) for column in COLUMNS
-                                                 if column.value}, "_low": low, "_high": high})
+        rows.append({"key": entry_key(entry), **{column.name: column.value(entry, metric) for column in value_columns},
+                     **condition_cells(conditions_of(entry)), "_low": low, "_high": high})
         cells.append(lines(entry))
-    frame = pd.DataFrame(rows, columns=["key", *[c.name for c in COLUMNS if c.value], "_low", "_high"])
-    return rank(frame, cells)
+    names = [column.name for column in COLUMNS if column.name not in ("rank", "ties by")]
+    frame = pd.DataFrame(rows, columns=["key", *names, "_low", "_high"])
+    return rank(frame, cells, across_settings)
 
 
-def rank(frame: pd.DataFrame, cells: Sequence[ranking.Cells | None] | None = None) -> pd.DataFrame:
-    """Rank by mean within each subset (a lite entry, 600 lines, is never ranked among full-benchmark rows): 1 +
-    the rows of the subset clearly ahead, by paired tests with Holm's correction between rows with per-line scores,
-    by non-overlapping 95% intervals otherwise (finebench.results.ranking); "ties by" says which decided."""
+def rank(frame: pd.DataFrame, cells: Sequence[ranking.Cells | None] | None = None,
+         across_settings: bool = False) -> pd.DataFrame:
+    """Rank by mean within each subset (a lite entry, 600 lines, is never ranked among full-benchmark rows) and,
+    unless `across_settings`, each kind of evaluation conditions (the "settings" column): 1 + the rows of the group
+    clearly ahead, by paired tests with Holm's correction between rows with per-line scores, by non-overlapping 95%
+    intervals otherwise (finebench.results.ranking); "ties by" says which decided."""
     cells = list(cells) if cells is not None else [None] * len(frame)
     frame = frame.reset_index(drop=True).sort_values("mean", ascending=False, na_position="last", kind="stable")
     cells = [cells[position] for position in frame.index]
     frame = frame.reset_index(drop=True)
+    groups = frame["subset"] if across_settings else frame["subset"] + "\0" + frame["settings"]
     places, ways = ranking.ranks(frame["_low"].fillna(float("-inf")).to_numpy(),
-                                 frame["_high"].fillna(float("-inf")).to_numpy(), frame["subset"].to_numpy(), cells)
+                                 frame["_high"].fillna(float("-inf")).to_numpy(), groups.to_numpy(), cells)
     frame.insert(0, "rank", places)
     frame["ties by"] = ways
     return frame
@@ -77,8 +86,11 @@ def rank(frame: pd.DataFrame, cells: Sequence[ranking.Cells | None] | None = Non
 
 def filter_frame(frame: pd.DataFrame, search: str = "", families: Sequence[str] = (), sizes: Sequence[str] = (),
                  protocols: Sequence[str] = (), sources: Sequence[str] = (),
-                 encoders: Sequence[str] = (), subset: str = "full") -> pd.DataFrame:
+                 encoders: Sequence[str] = (), subset: str = "full", settings: Sequence[str] = ()) -> pd.DataFrame:
     mask = frame["subset"] == (subset or "full")  # one subset at a time: their ranks are their own
+    if settings and set(settings) != set(SETTINGS_CHOICES):
+        other = frame["settings"].str.startswith(OTHER_SETTINGS_MARK)
+        mask &= other if "other" in settings else ~other
     if search:
         terms = [term.strip().lower() for term in search.split(";") if term.strip()]
         mask &= frame["model"].str.lower().apply(lambda name: any(term in name for term in terms))
@@ -147,5 +159,6 @@ def comparison_frame(cells: Sequence) -> pd.DataFrame:
              round(cell.difference, 2), f"{cell.ci95[0]:+.2f} to {cell.ci95[1]:+.2f}", cell.only_a_right,
              cell.only_b_right, None if cell.p_value is None else float(f"{cell.p_value:.3g}"),
              None if cell.p_holm is None else float(f"{cell.p_holm:.3g}"),
-             "" if cell.p_holm is None else ("yes" if cell.p_holm < 0.05 else "no")] for cell in cells]
+             "" if cell.p_holm is None else "not judged" if not cell.judged else
+             "yes" if compare.significant(cell) else "no"] for cell in cells]
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)

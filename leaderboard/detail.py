@@ -8,7 +8,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from finebench.results import lines
+from finebench.results import conditions, lines
 
 from .untrusted import as_text
 
@@ -46,6 +46,16 @@ def confused_pairs(samples: Sequence[dict], top: int = 15) -> pd.DataFrame:
                         columns=["dataset", "true class", "answered", "lines"])
 
 
+def settings_markdown(held: conditions.Conditions) -> str:
+    """The evaluation conditions as a line, and how they depart from the benchmark's reference, if they do."""
+    listed = ", ".join(f"{name} {as_text(value)}" for name, value in held.described().items())
+    departures = conditions.off_reference(held)
+    verdict = ("the benchmark's reference settings" if not departures else
+               "⚠ **not the reference settings** (" + as_text("; ".join(departures)) + "): ranked only among entries "
+               "evaluated alike")
+    return f"- settings: {verdict}; {listed}"
+
+
 def provenance_markdown(entry: dict) -> str:
     """The entry's identity and provenance; every value in it came from a submitter, so each is shown as text
     (the provenance as JSON in a code block, whose fence no JSON line can close: each starts with a space or {})."""
@@ -55,5 +65,6 @@ def provenance_markdown(entry: dict) -> str:
              f"source **{shown(entry['source'])}**, text encoder {shown(entry.get('text_encoder'))}",
              f"- hub id / path: {shown(model.get('id'))}, revision {shown(model.get('revision'))}, "
              f"backend {shown(model.get('backend'))}, family {shown(model.get('family'))}",
+             settings_markdown(conditions.of(entry)),
              "", "```json", json.dumps(entry.get("provenance", {}), indent=2, sort_keys=True)[:6000], "```"]
     return "\n".join(lines)

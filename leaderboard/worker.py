@@ -27,7 +27,7 @@ from finebench.harness.doctor import preflight_evaluation
 from finebench.harness.evalrun import PathLinks
 from finebench.harness.runs import read_run
 from finebench.harness.tasknames import protocol_tasks
-from finebench.results import entries, lines
+from finebench.results import conditions, entries, lines
 from finebench.results.entries import Source
 from finebench.results.ingest import build_entries_with_lines
 
@@ -77,7 +77,8 @@ def evaluation_arguments(request: Request, output: Path, lite: bool, settings: S
         pairs = {"model": links.carry(folder), "dtype": request.precision,
                  "trust_remote_code": str(request.model in settings.allow_custom_code)}
     else:  # lmms-eval's qwen2_5_vl loads in bfloat16 (submission refuses another precision) and never trusts code
-        pairs = {"pretrained": links.carry(folder)}
+        low, high = conditions.REFERENCE_PIXELS  # the benchmark's pixel budget, not the backend's smaller default
+        pairs = {"pretrained": links.carry(folder), "min_pixels": str(low), "max_pixels": str(high)}
     model_args = model_arguments(pairs) + (f",{extra_model_args}" if extra_model_args else "")
     arguments = ["--model", request.lmms_eval_model, "--model_args", model_args, *arguments]
     return arguments + (["--gen_kwargs", gen_kwargs] if gen_kwargs else [])

@@ -67,7 +67,7 @@ def entry_row(name: str, scores: dict, subset: str = "full") -> tuple[dict, dict
                     axis=0) * 100
     mean = np.mean([np.mean(values) for values in scores.values()]) * 100
     low, high = np.percentile(means, [2.5, 97.5])
-    return {"model": name, "mean": mean, "subset": subset, "_low": low, "_high": high}, \
+    return {"model": name, "mean": mean, "subset": subset, "settings": "reference", "_low": low, "_high": high}, \
         ranking.cells_of(columns_of(scores), "closed_accuracy")
 
 

@@ -123,6 +123,10 @@ def test_the_worker_checks_again_and_passes_each_value_as_one_argument(settings,
         arguments = evaluation_arguments(request, tmp_path / "out", True, settings, links)
     model_args = arguments[arguments.index("--model_args") + 1]
     assert model_args == f"model={folder},dtype=float16,trust_remote_code=False"
+    with PathLinks() as links:  # the hf backend: the benchmark's pixel budget, not lmms-eval's smaller default
+        arguments = evaluation_arguments(submit(settings, folder, revision="other"), tmp_path / "out", True,
+                                         settings, links)
+    assert arguments[arguments.index("--model_args") + 1] == f"pretrained={folder},min_pixels=3136,max_pixels=12845056"
     with pytest.raises(FinebenchError, match="more arguments"):
         model_arguments({"pretrained": "/m,pretrained=/elsewhere"})
     (tmp_path / "models" / "tiny" / "model.safetensors").unlink()  # swapped for a pickle after acceptance

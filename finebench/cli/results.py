@@ -121,6 +121,9 @@ def add_compare(commands) -> None:
                     "the entry file), so it works wherever the entries were copied with their lines/ folder.")
     compare.add_argument("entry_a", type=Path, help="an entry file (A)")
     compare.add_argument("entry_b", type=Path, help="an entry file (B)")
+    compare.add_argument("--across-settings", action="store_true",
+                         help="judge differences even when the entries were evaluated under different settings "
+                              "(new tokens, decoding, pixel budget, precision); by default none is called significant")
     compare.add_argument("--disagreements", type=int, default=0, metavar="N",
                          help="also list N closed-world lines where exactly one of them is right, with both answers")
 
@@ -141,12 +144,15 @@ def run_compare(args: argparse.Namespace) -> None:
     from finebench.results import compare
 
     (entry_a, columns_a), (entry_b, columns_b) = read_lines(args.entry_a), read_lines(args.entry_b)
-    cells = compare.compare(columns_a, columns_b)
+    judged, note = compare.settings_verdict(entry_a, entry_b, args.across_settings)
+    cells = compare.compare(columns_a, columns_b, judged)
     if not cells:
         raise FinebenchError(f"{args.entry_a} and {args.entry_b} share no scored line",
                              "compare entries of the same subset (both full, or both lite)")
     name = lambda entry: f"{entry['model']['name']} ({entry['protocol']}, {entry.get('subset', 'full')})"
     print(compare.render(cells, name(entry_a), name(entry_b)), end="")
+    if note:
+        print(f"\n{note}" + ("" if judged else " (--across-settings)"))
     for line in compare.disagreements(columns_a, columns_b)[:args.disagreements]:
         print(f"\n{line['dataset']} {line['split']} {line['sample_id']}: truth {line['ground_truth']!r}\n"
               f"  A ({'right' if line['score_a'] else 'wrong'}): {line['answer_a']!r}\n"

@@ -4,6 +4,7 @@
     ingest                 an lmms-eval run -> entries with 95% intervals and provenance
     wholeness              whether a run is whole (every line of each task once, all scored)
     lines                  an entry's per-line sidecar (Parquet, named by its sha256), beside it wherever it goes
+    conditions             an entry's evaluation settings against the reference: what ranks and compares together
     compare                two entries line by line: paired bootstrap, McNemar, Holm
     ranking                leaderboard ranks: paired tests with Holm's correction, intervals where no lines
     positions              accuracy by the ground truth's position: profiles and their figure

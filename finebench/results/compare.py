@@ -7,6 +7,10 @@ difference of the means (A - B, points) with a paired percentile-bootstrap 95 % 
 (the lines resampled jointly), and for the 0/1 metrics McNemar's exact test on the lines
 where exactly one of the two is right. The p-values are per cell, uncorrected: read a
 table of them with the number of cells in mind (Holm's correction is printed beside).
+
+Two entries evaluated under different conditions (finebench.results.conditions: new tokens, decoding,
+pixel budget, precision) are compared all the same, but no cell is called significantly different unless
+the caller asks (`across_settings`): the settings, not the models, may make the difference.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 from finebench.data.registry import DATASET_KEYS
 from finebench.scoring.stats import bootstrap_means, interval
 
+from . import conditions
 from .lines import closed_metric
 
 BINARY_METRICS = ("closed_accuracy", "open_inclusion", "circular_accuracy")  # right or wrong per line: McNemar applies
@@ -41,6 +46,26 @@ class Difference:
     only_b_right: int | None = None
     p_value: float | None = None  # McNemar's exact two-sided test
     p_holm: float | None = None  # the same after Holm's correction over the table's tests
+    judged: bool = True  # False: the entries' settings differ, so no verdict is given (settings_verdict)
+
+
+def significant(cell: Difference) -> bool:
+    """Called different: judged, and Holm-adjusted p < 0.05."""
+    return cell.judged and cell.p_holm is not None and cell.p_holm < 0.05
+
+
+def settings_verdict(entry_a: dict, entry_b: dict, across_settings: bool = False) -> tuple[bool, str]:
+    """Whether differences between the two entries may be judged, and a note saying why not (or that they were
+    judged across settings, as asked); ("", True) when their recorded conditions agree."""
+    found = conditions.differences(conditions.of(entry_a), conditions.of(entry_b))
+    if not found:
+        return True, ""
+    listed = "; ".join(found)
+    if across_settings:
+        return True, f"Judged across different settings, as asked ({listed}): a difference may be the settings'."
+    return False, (f"A and B were evaluated under different settings ({listed}), so no difference is called "
+                   "significant: the settings, not the models, may explain it. Evaluate both alike, or ask for a "
+                   "verdict across settings.")
 
 
 def mcnemar_exact(only_a_right: int, only_b_right: int) -> float:
@@ -86,8 +111,9 @@ def matched(columns_a: dict, columns_b: dict) -> dict[tuple[str, str], tuple[int
     return {key: (rows_a[key], rows_b[key]) for key in sorted(rows_a.keys() & rows_b.keys())}
 
 
-def compare(columns_a: dict, columns_b: dict) -> list[Difference]:
-    """Every metric x dataset x split both entries scored, then each metric over all its lines."""
+def compare(columns_a: dict, columns_b: dict, judged: bool = True) -> list[Difference]:
+    """Every metric x dataset x split both entries scored, then each metric over all its lines (`judged`: see
+    settings_verdict)."""
     pairs = matched(columns_a, columns_b)
     groups: dict[tuple[str, str, str], list[tuple[int, int]]] = {}
     for (metric, _), (row_a, row_b) in pairs.items():
@@ -101,7 +127,8 @@ def compare(columns_a: dict, columns_b: dict) -> list[Difference]:
             item[0][0], order.get(item[0][1], len(order)), item[0][2])):
         taken = np.array(rows)
         scores_a, scores_b = columns_a["score"][taken[:, 0]], columns_b["score"][taken[:, 1]]
-        cells.append(paired(scores_a.astype(float), scores_b.astype(float), metric, dataset, split))
+        cells.append(replace(paired(scores_a.astype(float), scores_b.astype(float), metric, dataset, split),
+                             judged=judged))
     tested = [index for index, cell in enumerate(cells) if cell.p_value is not None]
     adjusted = holm([cells[index].p_value for index in tested])
     for index, p_holm in zip(tested, adjusted):
@@ -129,11 +156,12 @@ def render(cells: Sequence[Difference], name_a: str, name_b: str) -> str:
              "| metric | dataset | split | lines | A | B | A - B | 95% CI (paired) | only A right | only B right "
              "| p (McNemar) | p (Holm) |", "|" + "---|" * 12]
     for cell in cells:
-        mark = " *" if cell.p_holm is not None and cell.p_holm < 0.05 else ""
+        mark = " *" if significant(cell) else ""
         discordant = ("", "", "", "") if cell.p_value is None else (
             cell.only_a_right, cell.only_b_right, f"{cell.p_value:.3g}", f"{cell.p_holm:.3g}{mark}")
         lines.append(f"| {cell.metric} | {cell.dataset} | {cell.split} | {cell.lines} | {cell.a:.2f} | {cell.b:.2f} "
                      f"| {cell.difference:+.2f} | {cell.ci95[0]:+.2f} to {cell.ci95[1]:+.2f} | "
                      + " | ".join(map(str, discordant)) + " |")
-    lines.append("\n* : different after Holm's correction over the table's McNemar tests (p < 0.05)")
+    lines.append("\n* : different after Holm's correction over the table's McNemar tests (p < 0.05)"
+                 + ("" if all(cell.judged for cell in cells) else "; withheld here: the settings differ"))
     return "\n".join(lines) + "\n"
