@@ -21,7 +21,7 @@ from finebench.results import compare, conditions, lines, positions, ranking
 from finebench.results.entries import FAMILIES, SUBSETS
 from finebench.scoring.protocols import Protocol
 
-from . import data, detail
+from . import data, detail, health
 from .columns import ALL_COLUMNS, DEFAULT_COLUMNS, PROTOCOLS, SETTINGS_CHOICES, SIZE_BUCKETS, SOURCES, TYPES, VIEWS
 from .queue import DuplicateRequest, Queue
 from .settings import QUEUE_VARIABLE, RESULTS_VARIABLE, Settings
@@ -241,7 +241,10 @@ class Leaderboard:
 
     def queue_view(self) -> tuple[pd.DataFrame, str]:
         """The queue table and a note on malformed request files, from one listing of the queue."""
-        listing = self.queue.listing()
+        return self._queue_table(self.queue.listing())
+
+    @staticmethod
+    def _queue_table(listing) -> tuple[pd.DataFrame, str]:
         frame = pd.DataFrame([{"request": r.id, "model": r.model, "revision": r.revision, "protocol": r.protocol,
                                "backend": r.backend, "status": r.status, "reason": r.reason or "",
                                "submitted": r.submitted_at, "log": r.log or "", "entries": ", ".join(r.entries)}
@@ -249,6 +252,16 @@ class Leaderboard:
                              columns=["request", "model", "revision", "protocol", "backend", "status", "reason",
                                       "submitted", "log", "entries"])
         return frame, problems_note(listing.problems, "queue requests")
+
+    def status_view(self) -> tuple[pd.DataFrame, str, str, pd.DataFrame]:
+        """The queue (table, note) and the workers' health (summary, table), from one listing of the queue."""
+        listing = self.queue.listing()
+        reports, problems = health.read_reports(self.queue.storage)
+        workers = health.workers_frame(reports, listing.requests, self.settings.stale_after_seconds)
+        summary = health.summary(workers, listing.requests)
+        if problems:
+            summary += "\n\n" + problems_note(problems, "worker reports")
+        return (*self._queue_table(listing), summary, workers)
 
     def queue_frame(self) -> pd.DataFrame:
         return self.queue_view()[0]
@@ -353,13 +366,17 @@ def _submit_tab(board: Leaderboard) -> None:
         contact = gr.Textbox(label="Contact (e-mail or Hugging Face user)", elem_id="submit-contact")
         send = gr.Button("Submit", variant="primary", elem_id="submit-button")
         status = gr.Markdown(elem_id="submit-status")
-        frame, note = board.queue_view()
+        frame, note, summary, workers = board.status_view()
         queue_table = gr.Dataframe(frame, label="Queue", interactive=False, elem_id="queue-table")
         queue_note = gr.Markdown(note, elem_id="queue-problems")  # malformed request files, as for results
-        refresh = gr.Button("Refresh queue")
+        workers_summary = gr.Markdown(summary, elem_id="workers-summary")
+        workers_table = gr.Dataframe(workers, label="Workers (the evaluation machines)", interactive=False,
+                                     elem_id="workers-table")
+        refresh = gr.Button("Refresh queue and workers", elem_id="refresh-queue")
+        shown = [queue_table, queue_note, workers_summary, workers_table]
         send.click(board.submit, [model, revision, precision, family, backend, contact, protocol], status,
-                   api_name="submit").then(board.queue_view, None, [queue_table, queue_note])
-        refresh.click(board.queue_view, None, [queue_table, queue_note], api_name="queue")
+                   api_name="submit").then(board.status_view, None, shown)
+        refresh.click(board.status_view, None, shown, api_name="queue")
 
 
 def build_app(settings: Settings) -> gr.Blocks:

@@ -49,6 +49,9 @@ def add_commands(commands) -> None:
     worker.add_argument("--model-args", default="", help="extra lmms-eval model arguments, e.g. device_map=auto")
     worker.add_argument("--gen-kwargs", default="", help="lmms-eval --gen_kwargs for every request")
     worker.add_argument("--encoder", help="text encoder for the open-world similarity")
+    worker.add_argument("--recipe", choices=("systemd", "slurm"),
+                        help="print, instead of running, a systemd unit or a Slurm batch script that runs this worker "
+                             "command as a service, with the FINEBENCH_* settings of this shell")
 
 
 def run_leaderboard(args: argparse.Namespace) -> None:
@@ -76,7 +79,23 @@ def run_submit(args: argparse.Namespace) -> None:
     print(f"request {request.id} is PENDING in {queue.storage.describe(request.path)}")
 
 
+def worker_words(args: argparse.Namespace) -> list[str]:
+    """The worker's command-line flags as parsed, less --recipe: what a recipe runs."""
+    words = ["--once"] if args.once else ["--drain"] if args.drain else []
+    words += ["--lite"] if args.lite else []
+    words += ["--poll", f"{args.poll:g}"]
+    for flag, value in (("--model-args", args.model_args), ("--gen-kwargs", args.gen_kwargs),
+                        ("--encoder", args.encoder)):
+        words += [flag, value] if value else []
+    return words
+
+
 def run_worker(args: argparse.Namespace) -> None:
+    if args.recipe:
+        from .recipes import recipe
+
+        print(recipe(args.recipe, worker_words(args)), end="")
+        return
     from .queue import Queue
     from .settings import QUEUE_VARIABLE, RESULTS_VARIABLE, load_settings
     from .storage import open_storage

@@ -269,6 +269,15 @@ class Queue:
         self.save(request)
         return True
 
+    def release(self, request: Request, reason: str) -> bool:
+        """Give a claim back: the request is PENDING again for any worker (its next claim is a new attempt, which
+        resumes from the journal). False, and nothing written, when another worker has claimed it since."""
+        if not self.holds(request):
+            return False
+        request.status, request.heartbeat, request.reason = PENDING, None, reason
+        self.save(request)
+        return True
+
     def finish(self, request: Request, entries: list[str]) -> None:
         request.status, request.entries, request.reason = FINISHED, entries, None
         self._save_held(request)

@@ -4,6 +4,10 @@ Takes the oldest PENDING request, marks it RUNNING (a heartbeat thread keeps it 
 runs lmms-eval through finebench's wrapper with the request's backend, ingests the run
 into result entries (source "submitted"), publishes them, and marks the request
 FINISHED, or FAILED with the reason. The log of every request is kept beside its run.
+SIGTERM (systemd's stop, Slurm's end of job, a container's stop) or Ctrl-C stops the
+evaluation's whole process tree and gives the request back to the queue, PENDING: another
+worker, or this one restarted, evaluates it again and resumes from the journal. Each worker
+reports its state to the queue (health.py), which the app shows.
 The evaluation runs under a guard (killed with the worker, however the worker dies) and
 journals its answers, so a request requeued after a crash resumes where it stopped; one
 lock per request folder keeps two workers from evaluating into it.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +36,8 @@ from finebench.results import conditions, entries, lines
 from finebench.results.entries import Source
 from finebench.results.ingest import build_entries_with_lines
 
-from .queue import PENDING, LostClaim, Queue, Request
+from . import health
+from .queue import PENDING, RUNNING, LostClaim, Queue, Request
 from .settings import Settings
 from .storage import AlreadyExists, Storage
 from .submission import ARGUMENT_SEPARATORS, recheck
@@ -178,31 +184,84 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class Stopping(BaseException):
+    """A stop signal: BaseException, so that no `except Exception` takes it for a failed evaluation."""
+
+    def __init__(self, signal_number: int):
+        super().__init__(signal.Signals(signal_number).name)
+        self.name = signal.Signals(signal_number).name
+
+
+def _raise_stopping(signal_number: int, frame) -> None:
+    raise Stopping(signal_number)
+
+
+class StopSignals:
+    """While entered, SIGTERM and SIGINT raise Stopping in the main thread (the previous handlers come back on
+    exit); a second signal during the clean-up is ignored, so the request is given back whatever arrives."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __enter__(self) -> "StopSignals":
+        in_main_thread = threading.current_thread() is threading.main_thread()  # where Python runs handlers
+        self.previous = {number: signal.signal(number, _raise_stopping) for number in self.SIGNALS} \
+            if in_main_thread else {}
+        return self
+
+    @staticmethod
+    def ignore_more() -> None:
+        for number in StopSignals.SIGNALS:
+            signal.signal(number, signal.SIG_IGN)
+
+    def __exit__(self, *exc_info) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
 def run_worker(queue: Queue, results: Storage, settings: Settings, once: bool = False, lite: bool = False,
                poll_seconds: float = 30, extra_model_args: str = "", gen_kwargs: str = "",
                encoder: str | None = None, drain: bool = False) -> int:
-    """Process requests: one (once), until none can be claimed (drain: a batch job's worker), or forever;
-    return how many were processed."""
-    done, identity = 0, worker_identity()
-    while True:
-        request = queue.claim_oldest(settings.stale_after_seconds, identity)
-        if request is None:
-            if once or drain:
-                for note in queue.waiting(settings.stale_after_seconds):
-                    print(note)
-                return done
-            time.sleep(poll_seconds)
-            continue
+    """Process requests: one (once), until none can be claimed (drain: a batch job's worker), or forever, until
+    SIGTERM or SIGINT; return how many were processed."""
+    report = health.Reporter(queue.storage, worker_identity())
+    done, held = 0, None
+    with StopSignals():
         try:
-            variables = preflight_evaluation("worker", ["--tasks", protocol_tasks(request.protocol, lite)],
-                                             encoder=encoder)
-        except FinebenchError:  # this machine cannot evaluate: the request is not to blame, put it back
-            request.status, request.heartbeat = PENDING, None
-            queue.save(request)
-            raise
-        print(f"evaluating {request.model}@{request.revision} ({request.protocol}), request {request.id}")
-        process(request, queue, results, settings, lite, extra_model_args, gen_kwargs, encoder, variables)
-        print(f"  -> {request.status}")  # process() keeps the request it holds up to date
-        done += 1
-        if once:
-            return done
+            while True:
+                report(health.IDLE)
+                held = queue.claim_oldest(settings.stale_after_seconds, report.report.worker)
+                if held is None:
+                    if once or drain:
+                        for note in queue.waiting(settings.stale_after_seconds):
+                            print(note)
+                        break
+                    time.sleep(poll_seconds)
+                    continue
+                report(health.EVALUATING, held.id)
+                _process_claimed(held, queue, results, settings, lite, extra_model_args, gen_kwargs, encoder)
+                held, done = None, done + 1
+                report(health.IDLE, processed=done)
+                if once:
+                    break
+        except Stopping as stop:
+            StopSignals.ignore_more()
+            given_back = held is not None and held.status == RUNNING and queue.release(
+                held, f"its worker stopped ({stop.name}) during the evaluation; requeued, it resumes from the journal")
+            print(f"stopped by {stop.name}" + (f": request {held.id} is PENDING again" if given_back else ""))
+        finally:
+            report(health.STOPPED, processed=done)
+    return done
+
+
+def _process_claimed(request: Request, queue: Queue, results: Storage, settings: Settings, lite: bool,
+                     extra_model_args: str, gen_kwargs: str, encoder: str | None) -> None:
+    try:
+        variables = preflight_evaluation("worker", ["--tasks", protocol_tasks(request.protocol, lite)],
+                                         encoder=encoder)
+    except FinebenchError:  # this machine cannot evaluate: the request is not to blame, put it back
+        request.status, request.heartbeat = PENDING, None
+        queue.save(request)
+        raise
+    print(f"evaluating {request.model}@{request.revision} ({request.protocol}), request {request.id}")
+    process(request, queue, results, settings, lite, extra_model_args, gen_kwargs, encoder, variables)
+    print(f"  -> {request.status}")  # process() keeps the request it holds up to date

@@ -1,5 +1,6 @@
 """Submission to publication on CPU: the queue, the worker, lmms-eval and the leaderboard's table."""
 
+import json
 import os
 import shutil
 import signal
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from finebench.errors import FinebenchError
-from finebench.leaderboard import data, detail
+from finebench.leaderboard import data, detail, health
 from finebench.leaderboard.app import Leaderboard
 from finebench.leaderboard.queue import FAILED, FINISHED, PENDING, RUNNING
 from finebench.leaderboard.settings import Settings
@@ -190,3 +191,87 @@ def test_a_failing_evaluation_is_marked_failed_with_its_reason(deployment, tmp_p
     run_worker(queue, results, settings, once=True, lite=True)
     failed = queue.get(request.id)
     assert failed.status == FAILED and "evaluation exited with code" in failed.reason
+
+
+def wait_until_evaluating(queue, identifier: str, worker: subprocess.Popen) -> None:
+    deadline = time.time() + 300
+    while time.time() < deadline and worker.poll() is None:
+        request = queue.get(identifier)
+        if request.status == RUNNING and request.log and Path(request.log).is_file() \
+                and "Building contexts" in Path(request.log).read_text(errors="replace"):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"never seen evaluating: {worker.communicate(timeout=60)[0][-3000:]}")
+
+
+def test_sigterm_mid_evaluation_gives_the_request_back_and_it_later_finishes_once(deployment):
+    """What systemd's stop, Slurm's end of job or `docker stop` does to a worker: SIGTERM to the worker alone.
+    Its evaluation's tree stops, the request is PENDING again, nothing is published, the worker reports itself
+    stopped and exits 0; the next claim evaluates the request and publishes its entry once."""
+    settings, queue, results = deployment
+    identifier = queue.submit(responder_request("random_option", settings)).id
+    worker = subprocess.Popen([sys.executable, "-m", "finebench", "worker", "--lite"], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_until_evaluating(queue, identifier, worker)
+        evaluation = guard_descendants(worker.pid)
+        assert evaluation  # the guard, finebench eval, lmms-eval
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=120)[0]
+    finally:
+        if worker.poll() is None:
+            os.killpg(worker.pid, signal.SIGKILL)
+    assert worker.returncode == 0, output[-3000:]
+    assert f"stopped by SIGTERM: request {identifier} is PENDING again" in output
+    assert not [pid for pid in evaluation if Path(f"/proc/{pid}").exists()]  # no orphan kept evaluating
+    given_back = queue.get(identifier)
+    assert given_back.status == PENDING and given_back.attempt == 1 and "SIGTERM" in given_back.reason
+    assert not list(Path(settings.results[0]).glob("*.json"))
+    reports, problems = health.read_reports(queue.storage)
+    assert not problems and [(r.state, r.processed) for r in reports] == [(health.STOPPED, 0)]
+
+    assert run_worker(queue, results, settings, once=True, lite=True) == 1
+    finished = queue.get(identifier)
+    assert finished.status == FINISHED and finished.attempt == 2 and finished.reason is None
+    published = sorted(Path(settings.results[0]).glob("*.json"))
+    assert [Path(path) for path in finished.entries] == published and len(published) == 1  # exactly once
+    assert "attempt-2" in entries.read(published[0])["provenance"]["run"]
+    summary, workers = Leaderboard(settings).status_view()[2:]
+    assert "1 FINISHED" in summary and "0 PENDING" in summary and "2 stopped" in summary
+    assert list(workers["state"]) == [health.STOPPED, health.STOPPED] and sorted(workers["processed"]) == [0, 1]
+
+
+def guard_descendants(pid: int) -> list[int]:
+    from finebench.harness.guard import descendants
+
+    return descendants(pid)
+
+
+def test_worker_health_tells_evaluating_idle_silent_and_stopped_apart(tmp_path):
+    from finebench.leaderboard.queue import Queue
+
+    queue, now = Queue(LocalStorage(tmp_path)), time.time()
+    request = queue.submit(responder_request("ground_truth", Settings(results=(), queue=str(tmp_path),
+                                                                      runs_dir=tmp_path)))
+    claimed = queue.claim_oldest(600, "gpu-1:11")
+    reports = [health.WorkerReport("gpu-1:11", health.EVALUATING, claimed.id, 3, now - 9000, now - 1000),
+               health.WorkerReport("gpu-2:12", health.IDLE, None, 5, now - 9000, now - 30),
+               health.WorkerReport("gpu-3:13", health.IDLE, None, 1, now - 9000, now - 5000),
+               health.WorkerReport("gpu-4:14", health.STOPPED, None, 2, now - 9000, now - 7000)]
+    frame = health.workers_frame(reports, queue.listing().requests, 600, now).set_index("worker")
+    assert frame.loc["gpu-1:11", "state"] == health.EVALUATING  # its request's heartbeat is fresh
+    assert frame.loc["gpu-1:11", "last sign of life (s ago)"] == round(now - claimed.heartbeat)
+    assert frame.loc["gpu-2:12", "state"] == health.IDLE
+    assert frame.loc["gpu-3:13", "state"] == "silent (was idle)" and frame.loc["gpu-4:14", "state"] == health.STOPPED
+    line = health.summary(frame.reset_index(), queue.listing().requests)
+    assert "1 evaluating, 1 idle, 1 silent, 1 stopped" in line and "1 RUNNING" in line and request.id
+
+    written = health.Reporter(LocalStorage(tmp_path), "gpu-5:15", idle_every=3600)
+    written(health.IDLE)
+    first = (tmp_path / written.report.path).read_bytes()
+    written(health.IDLE)  # unchanged and soon after: not written again (a Hub queue gets a commit per report)
+    assert (tmp_path / written.report.path).read_bytes() == first
+    written(health.EVALUATING, request.id)
+    assert json.loads((tmp_path / written.report.path).read_text())["request"] == request.id
+    (tmp_path / "workers" / "junk.json").write_text("{")
+    assert len(health.read_reports(LocalStorage(tmp_path))[1]) == 1
