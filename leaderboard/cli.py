@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from finebench.cli.arguments import command
 from finebench.errors import FinebenchError
@@ -21,6 +22,21 @@ def add_commands(commands) -> None:
     board.add_argument("--host", default="127.0.0.1")
     board.add_argument("--port", type=int, default=7860)
     board.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    deploy = board.add_subparsers(dest="leaderboard_command", metavar="COMMAND", required=False)
+    space = command(
+        deploy, "space", run_space, ("leaderboard",), help="write a Hugging Face Space folder of the leaderboard",
+        description="Write a folder that Hugging Face Spaces runs as it is (README front matter, app.py, "
+                    "requirements pinned from the lock, the code), and that `python app.py` runs anywhere. Its "
+                    "README is the operator's guide: repositories, variables, upload, workers.")
+    space.add_argument("output", type=Path, metavar="OUT", help="the folder to write (new, or --force)")
+    space.add_argument("--queue", metavar="URL", help="default queue: hf://datasets/<owner>/<name> (a Space "
+                                                      "variable FINEBENCH_QUEUE overrides it)")
+    space.add_argument("--results", metavar="URL", help="default results: hf://datasets/<owner>/<name> "
+                                                        "(FINEBENCH_LEADERBOARD_RESULTS overrides it)")
+    space.add_argument("--title", default="finebench", help="the Space's title")
+    space.add_argument("--constraints", type=Path, metavar="FILE",
+                       help="the lock to pin requirements from (default: the checkout's constraints.txt)")
+    space.add_argument("--force", action="store_true", help="replace a folder this command wrote before")
 
     submit = command(
         commands, "submit", run_submit, ("leaderboard",), help="submit a model to the evaluation queue",
@@ -59,6 +75,14 @@ def run_leaderboard(args: argparse.Namespace) -> None:
     from .settings import load_settings
 
     build_app(load_settings()).launch(server_name=args.host, server_port=args.port, share=args.share)
+
+
+def run_space(args: argparse.Namespace) -> None:
+    from .space import write_space
+
+    written = write_space(args.output, args.queue, args.results, args.title, args.constraints, args.force)
+    print(f"Space folder written to {written}\n  try it here: cd {written} && python3 -m venv .venv && "
+          ".venv/bin/pip install -r requirements.txt && .venv/bin/python app.py\n  deploy it: see its README.md")
 
 
 def run_submit(args: argparse.Namespace) -> None:

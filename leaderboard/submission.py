@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from finebench.errors import FinebenchError
+from finebench.harness.tasknames import RESPONDER_NAMES
 from finebench.results.entries import FAMILIES
 from finebench.scoring.protocols import Protocol
 
@@ -106,12 +107,6 @@ def _local_model(model: str, settings: Settings) -> Path:
     return resolved
 
 
-def responder_names() -> tuple[str, ...]:
-    from finebench.harness.responders import RESPONDERS  # imports lmms-eval: only when a responder is in question
-
-    return tuple(RESPONDERS)
-
-
 def validate_submission(model: str, revision: str, precision: str, family: str, backend: str, contact: str,
                         protocol: str, settings: Settings, check_hub=hub_weights) -> Request:
     """A Request ready for the queue, or a FinebenchError that says what to change."""
@@ -137,9 +132,9 @@ def validate_submission(model: str, revision: str, precision: str, family: str, 
                              f"({len(contact)} characters given)", "give an e-mail address or a Hugging Face user name")
     sha = None
     if backend == "responder":
-        if model not in responder_names():
+        if model not in RESPONDER_NAMES:
             raise FinebenchError(f"{model!r} is not a reference responder",
-                                 f"choose among {', '.join(responder_names())}")
+                                 f"choose among {', '.join(RESPONDER_NAMES)}")
     elif model.startswith(("/", "~", ".")):
         folder = _local_model(model, settings)
         _check_weights(model, local_weights(folder), settings)
@@ -150,7 +145,7 @@ def validate_submission(model: str, revision: str, precision: str, family: str, 
         weights = check_hub(model, revision)
         _check_weights(model, weights, settings)
         sha = weights.sha
-    elif model in responder_names():
+    elif model in RESPONDER_NAMES:
         raise FinebenchError(f"{model!r} is a reference responder, not a model to load",
                              "submit it with the backend 'responder' (--backend responder)")
     else:

@@ -117,3 +117,13 @@ def deployment(prepared_home, tmp_path, monkeypatch):
                        "FINEBENCH_RUNS": tmp_path / "runs"}.items():
         monkeypatch.setenv(key, str(value))
     return settings, Queue(LocalStorage(settings.queue)), LocalStorage(settings.results[0])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium for the browser tests (tests/chromium.py)."""
+    from chromium import start_browser
+
+    driver = start_browser()
+    yield driver
+    driver.quit()

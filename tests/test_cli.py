@@ -9,9 +9,10 @@ from finebench.cli import build_parser, main
 
 
 def leaf_commands(parser, path=()):
-    """(words, parser) of every command that runs something, walking the subcommands."""
+    """(words, parser) of every command that runs something, walking the subcommands (a command that runs by
+    itself and has subcommands too, like `leaderboard` and `leaderboard space`, counts once for each)."""
     subparsers = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
-    if not subparsers:
+    if not subparsers or (path and parser.get_default("handler") is not None):
         yield path, parser
     for action in subparsers:
         for name, child in action.choices.items():
@@ -20,7 +21,8 @@ def leaf_commands(parser, path=()):
 
 def test_every_command_has_help_and_something_to_run(capsys):
     commands = list(leaf_commands(build_parser()))
-    assert len(commands) == 39 and {("train", "tapo"), ("compare",)} <= {words for words, _ in commands}
+    assert len(commands) == 40 and {("train", "tapo"), ("compare",), ("leaderboard",), ("leaderboard", "space")} <= \
+        {words for words, _ in commands}
     for words, parser in commands:
         assert parser.get_default("handler") is not None or words == ("eval",), words
         if words == ("eval",):  # everything after `eval` is lmms-eval's: its help is ours, printed by run_eval

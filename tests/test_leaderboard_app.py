@@ -5,13 +5,13 @@ Screenshots of every tab are saved to test-artifacts/ for a person to look at.
 
 import json
 import random
-import socket
-import subprocess
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from chromium import choose, click_tab, free_port, page_text, wait_for
 
 from finebench.leaderboard.app import build_app
 from finebench.leaderboard.benchmark import synthetic_entry
@@ -24,12 +24,6 @@ from finebench.results import entries
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TABS = ["Closed-world accuracy", "Open-world similarity", "Open-world text inclusion", "Circular accuracy",
         "Per dataset", "Position bias", "Details", "Compare", "Submit", "About"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -46,45 +40,6 @@ def served(tmp_path_factory):
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     yield f"http://127.0.0.1:{port}", settings, model, app
     app.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    subprocess.run(["bash", str(Path(__file__).with_name("install_browser.sh"))], check=True)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--window-size=1500,1400"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.implicitly_wait(0)
-    yield driver
-    driver.quit()
-
-
-def wait_for(condition, timeout=30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return True
-        time.sleep(0.25)
-    return False
-
-
-def page_text(driver) -> str:
-    return driver.find_element("tag name", "body").text
-
-
-def click_tab(driver, title):
-    for button in driver.find_elements("css selector", "button[role='tab']"):
-        if button.text.strip() == title:
-            button.click()
-            return
-    raise AssertionError(f"no tab {title!r}")
 
 
 def test_the_app_in_chromium(served, browser):
@@ -143,7 +98,8 @@ def test_reload_shows_an_entry_published_after_the_start(served):
     board = app.leaderboard
     assert "published-after-start" not in set(board.frames["Closed-world accuracy"]["model"])
     client = Client(url, verbose=False)
-    outputs = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "full", "aircraft", api_name="/reload")
+    outputs = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "full", [], False, "aircraft",
+                             api_name="/reload")
     shown = next(iter(outputs)) if isinstance(outputs, (list, tuple)) else outputs
     assert "published-after-start" in json.dumps(shown, default=str)  # the first table the button redraws
     assert any(key.startswith("published-after-start · ") for key in board.by_key)  # and the Details choices
@@ -156,8 +112,8 @@ def test_csv_download_is_the_filtered_table(served):
 
     url, _, _, app = served
     client = Client(url, verbose=False)
-    first = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "full", api_name="/download")
-    again = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "full", api_name="/download")
+    first = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "full", [], False, api_name="/download")
+    again = client.predict("", [], [], [], [], [], DEFAULT_COLUMNS, "full", [], False, api_name="/download")
     table = pd.read_csv(first)
     assert list(table["model"]) == list(app.leaderboard.view("Closed-world accuracy", "", [], [], [], [], [], None)
                                         ["model"])
@@ -182,8 +138,6 @@ HOSTILE = "<img src=x onerror=alert(1)>[verified](https://evil.example) **bold**
 
 def test_untrusted_names_are_shown_as_text_never_as_markup(served, browser):
     """A submitter chooses the model's name: the table and the Details view show it as the characters it is."""
-    from selenium.webdriver.common.keys import Keys
-
     url, settings, _, app = served
     entry = synthetic_entry(7, random.Random(7))
     entry["model"]["name"] = entry["model"]["id"] = HOSTILE
@@ -194,12 +148,7 @@ def test_untrusted_names_are_shown_as_text_never_as_markup(served, browser):
     table = lambda: browser.find_element("css selector", "#table-closed_accuracy")
     assert wait_for(lambda: "[verified](https://evil.example)" in table().text), table().text
     click_tab(browser, "Details")
-    choice = browser.find_element("css selector", "#entry-choice input")
-    choice.click()
-    choice.send_keys(Keys.CONTROL, "a")
-    choice.send_keys(Keys.BACKSPACE)
-    choice.send_keys("verified")
-    choice.send_keys(Keys.ENTER)
+    choose(browser, "entry-choice", "verified")
     provenance = lambda: browser.find_element("css selector", "#provenance")
     assert wait_for(lambda: "[verified](https://evil.example) **bold** # heading" in provenance().text), \
         provenance().text

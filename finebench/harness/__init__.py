@@ -1,6 +1,6 @@
 """finebench inside lmms-eval: the tasks it runs, the code its tasks call, and its runs.
 
-    tasknames              every task and group name, and the selections commands run
+    tasknames              every task, group and responder name, and the selections commands run
     taskgen                the task YAMLs in tasks/, generated from the registry
     taskhooks              what the YAMLs' !function hooks call (tasks/utils.py is glue)
     responders             reference responders registered as lmms-eval models

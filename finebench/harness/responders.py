@@ -37,6 +37,8 @@ from tqdm.auto import tqdm
 from finebench.data.registry import get_dataset
 from finebench.scoring.prompts import CLOSED_TEMPLATE
 
+from .tasknames import RESPONDER_NAMES
+
 
 def _options_pattern(template: str) -> re.Pattern:
     """The template's literal text, its question matched lazily and its options (a list literal) captured:
@@ -134,8 +136,7 @@ class GroundTruth(ReferenceResponder):
         return truth
 
 
-RESPONDERS = {"first_option": FirstOption, "random_option": RandomOption, "all_options": AllOptions,
-              "ground_truth": GroundTruth}
+RESPONDERS = dict(zip(RESPONDER_NAMES, (FirstOption, RandomOption, AllOptions, GroundTruth), strict=True))
 
 
 def model_manifests():

@@ -16,6 +16,9 @@ The names are built for lmms-eval's globs, which are fnmatch over every task *an
 - ``finegrained-circular`` (and ``-lite``) asks each closed-world line in the four rotations of its
   finebench option order (finebench.scoring.circular): four documents per line.
 
+The reference responders' lmms-eval model names are here too (RESPONDER_NAMES), so that what checks a
+submission needs no lmms-eval: the leaderboard's Space does not install it.
+
 Runs made with finebench 0.1's names (``finegrained_lite_…``, ``finegrained_official_…``) are
 still read back (`legacy_task_name`).
 """
@@ -28,6 +31,8 @@ from typing import NamedTuple
 
 from finebench.data.registry import DATASET_KEYS, SPLITS
 from finebench.scoring.protocols import Protocol
+
+RESPONDER_NAMES = ("first_option", "random_option", "all_options", "ground_truth")  # harness.responders'
 
 
 class Variant(NamedTuple):
