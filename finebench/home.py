@@ -35,3 +35,8 @@ def fewshot_dir(home: Path | None = None) -> Path:
 def archives_dir(home: Path | None = None) -> Path:
     """Where `finebench download` puts the datasets' files when no --to is given."""
     return (home or finebench_home()) / "archives"
+
+
+def leaderboard_cache_dir(home: Path | None = None) -> Path:
+    """The entries the leaderboard read from each results location, kept between its starts."""
+    return (home or finebench_home()) / "leaderboard-cache"

@@ -19,13 +19,14 @@ from finebench.errors import FinebenchError
 from finebench.harness.tasknames import BASELINE_TASKS
 from finebench.results import compare, conditions, lines, positions, ranking
 from finebench.results.entries import FAMILIES, SUBSETS
+from finebench.results.tables import reported_dir
 from finebench.scoring.protocols import Protocol
 
 from . import data, detail, health
 from .columns import ALL_COLUMNS, DEFAULT_COLUMNS, PROTOCOLS, SETTINGS_CHOICES, SIZE_BUCKETS, SOURCES, TYPES, VIEWS
 from .queue import DuplicateRequest, Queue
 from .settings import QUEUE_VARIABLE, RESULTS_VARIABLE, Settings
-from .storage import Storage, open_storage
+from .storage import LocalStorage, Storage, open_storage
 from .submission import BACKENDS, PRECISIONS, validate_submission
 from .untrusted import as_text
 
@@ -85,6 +86,18 @@ def problems_note(problems: Sequence[str], what: str, shown: int = 5) -> str:
     return f"⚠️ {what.capitalize()} that could not be read ({len(problems)}): {listed}{more}"
 
 
+class Frames(dict):
+    """Tab title -> its ranked rows, made when first asked for: a start ranks only the tab it shows."""
+
+    def __init__(self, make):
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, title: str) -> pd.DataFrame:
+        frame = self[title] = self._make(VIEWS[title])
+        return frame
+
+
 class Leaderboard:
     """The state behind the app: entries (reloadable) and the queue."""
 
@@ -95,6 +108,9 @@ class Leaderboard:
         for storage in (self.queue.storage, *self.results):
             storage.reach()  # a location that cannot be reached stops the start, with the reason
         self.published: dict[int, list[dict]] = {}  # per results location, what was last read from it
+        self.reported = data.PublishedReader(LocalStorage(reported_dir()))  # the paper's rows
+        # each reads what changed since it last read; with a cache, since the last start too
+        self.readers = [data.PublishedReader(storage, settings.cache) for storage in self.results]
         self.sidecars: dict[str, dict] = {}  # sha256 -> per-line columns, the few last read
         self.ranked: dict[str, dict] = {}  # sha256 -> metric -> its lines, compact, for the paired ranks
         self.reload()
@@ -103,11 +119,11 @@ class Leaderboard:
         """Read every results location again (the workers publish while the app runs). One that cannot be read
         now keeps what was read from it before, and the note above the tables says so."""
         problems: list[str] = []
-        self.entries = data.load_reported(problems)
+        self.entries = self.reported.read(problems)
         self.origins: dict[str, Storage] = {}  # entry key -> where it was read: its sidecar lies beside it
-        for number, storage in enumerate(self.results):
+        for number, (storage, reader) in enumerate(zip(self.results, self.readers)):
             try:
-                self.published[number] = data.load_published(storage, problems)
+                self.published[number] = reader.read(problems)
             except Exception as error:  # the Hub is down or the folder vanished: keep the last view, say why
                 problems.append(f"{storage.describe('')}: {type(error).__name__}: {str(error)[:200]} "
                                 "(showing what was read from it before)")
@@ -118,8 +134,8 @@ class Leaderboard:
         self.problems = problems
         held = {id(entry): conditions.of(entry) for entry in self.entries}  # read once, for every tab
         self._conditions_of = lambda entry: held[id(entry)]
-        self.frames = {title: self._frame(metric) for title, metric in VIEWS.items()}
-        self.frames_across_settings: dict[str, pd.DataFrame] = {}  # made when first asked for
+        self.frames = Frames(self._frame)  # each tab's rows, ranked when the tab is first shown
+        self.frames_across_settings = Frames(lambda metric: self._frame(metric, across_settings=True))
 
     def _frame(self, metric: str, across_settings: bool = False) -> pd.DataFrame:
         return data.metric_frame(self.entries, metric, self._ranked_lines(metric), self._conditions_of,
@@ -127,11 +143,7 @@ class Leaderboard:
 
     def table(self, title: str, across_settings: bool = False) -> pd.DataFrame:
         """A tab's ranked rows: each kind of evaluation conditions ranked apart, or all together when asked."""
-        if not across_settings:
-            return self.frames[title]
-        if title not in self.frames_across_settings:
-            self.frames_across_settings[title] = self._frame(VIEWS[title], across_settings=True)
-        return self.frames_across_settings[title]
+        return (self.frames_across_settings if across_settings else self.frames)[title]
 
     def _ranked_lines(self, metric: str):
         """An entry -> its lines of the metric for the paired ranks (None: ranked by its interval)."""
@@ -293,13 +305,19 @@ class Leaderboard:
         return markdown, detail.per_class_accuracy(samples), detail.confused_pairs(samples)
 
 
-def _metric_tabs(board: Leaderboard) -> tuple[dict, gr.ScatterPlot, gr.Dataframe]:
-    tables, scatter, circular = {}, None, None
+def _empty(columns) -> pd.DataFrame:
+    return pd.DataFrame(columns=list(columns))
+
+
+def _metric_tabs(board: Leaderboard) -> tuple[dict, dict, gr.ScatterPlot, gr.Dataframe]:
+    """The metric tabs: the first filled at start, the others (shown empty) when first opened (build_app)."""
+    tables, tabs, scatter, circular = {}, {}, None, None
     for title in VIEWS:
-        with gr.Tab(title):
-            tables[title] = gr.Dataframe(board.view(title, "", [], [], [], [], [], DEFAULT_COLUMNS),
-                                         datatype=[TYPES[name] for name in DEFAULT_COLUMNS], interactive=False,
-                                         elem_id=f"table-{VIEWS[title]}")
+        with gr.Tab(title) as tabs[title]:
+            shown = board.view(title, "", [], [], [], [], [], DEFAULT_COLUMNS) if title == CLOSED else \
+                _empty(DEFAULT_COLUMNS)
+            tables[title] = gr.Dataframe(shown, datatype=[TYPES[name] for name in DEFAULT_COLUMNS],
+                                         interactive=False, elem_id=f"table-{VIEWS[title]}")
             if title == CLOSED:
                 scatter = gr.ScatterPlot(data.seen_unseen_points(board.frames[title]), x="seen avg", y="unseen avg",
                                          color="family", tooltip=["model"], title="Seen vs unseen (closed world)")
@@ -310,19 +328,35 @@ def _metric_tabs(board: Leaderboard) -> tuple[dict, gr.ScatterPlot, gr.Dataframe
                             "Beside each entry: its accuracy over all rotations, the same model's plain finebench "
                             "closed-world accuracy, what requiring all four costs, and its accuracy with the ground "
                             "truth at each position.")
-                circular = gr.Dataframe(data.circular_frame(board.entries), interactive=False,
-                                        elem_id="circular-table")
-    return tables, scatter, circular
+                circular = gr.Dataframe(_empty(data.circular_columns()), interactive=False, elem_id="circular-table")
+    return tables, tabs, scatter, circular
 
 
 def _dataset_tab(board: Leaderboard) -> tuple[gr.Dropdown, gr.Dataframe, gr.BarPlot]:
-    with gr.Tab("Per dataset"):
+    """The per-dataset tab, filled when first opened."""
+    with gr.Tab("Per dataset") as tab:
         dataset = gr.Dropdown(list(DATASET_KEYS), value=DATASET_KEYS[0], label="Dataset")
-        dataset_table = gr.Dataframe(data.dataset_frame(board.entries, DATASET_KEYS[0]), interactive=False)
-        bars = gr.BarPlot(data.dataset_bars(board.frames[CLOSED]), x="dataset", y="value",
+        dataset_table = gr.Dataframe(interactive=False, elem_id="dataset-table")
+        bars = gr.BarPlot(_empty(("model", "dataset", "value")), x="dataset", y="value",
                           color="model", title="Closed-world accuracy per dataset, seen (top 8)")
         dataset.change(lambda d: data.dataset_frame(board.entries, d), dataset, dataset_table)
+    tab.select(lambda d: (data.dataset_frame(board.entries, d), data.dataset_bars(board.frames[CLOSED])), dataset,
+               [dataset_table, bars], api_name=False)
     return dataset, dataset_table, bars
+
+
+def _position_tab(board: Leaderboard) -> tuple[gr.Dataframe, gr.Plot]:
+    """The position-bias tab, filled when first opened (its figure needs matplotlib, slow to import)."""
+    with gr.Tab("Position bias") as tab:
+        gr.Markdown("Official closed-world accuracy (answer always first) minus finebench's (shuffled).")
+        bias = gr.Dataframe(_empty(data.POSITION_BIAS_COLUMNS), interactive=False, elem_id="position-bias-table")
+        gr.Markdown("Closed-world accuracy by where the ground truth stood among the four options "
+                    "(finebench protocol, from each entry's per-line scores; circular protocol, over all its "
+                    "rotations): an unbiased model's four bars are level.")
+        profile_plot = gr.Plot(elem_id="position-profiles")
+    tab.select(lambda: (data.position_bias_frame(board.entries), board.position_figure()), None, [bias, profile_plot],
+               api_name=False)
+    return bias, profile_plot
 
 
 def _details_tab(board: Leaderboard) -> gr.Dropdown:
@@ -403,15 +437,9 @@ def build_app(settings: Settings) -> gr.Blocks:
                                  info="rank every row together, whatever its settings")
         filters = [search, families, sizes, protocols, sources, encoder_box, columns, subset, settings, across]
         with gr.Tabs():
-            tables, scatter, circular = _metric_tabs(board)
+            tables, tabs, scatter, circular = _metric_tabs(board)
             dataset, dataset_table, bars = _dataset_tab(board)
-            with gr.Tab("Position bias"):
-                gr.Markdown("Official closed-world accuracy (answer always first) minus finebench's (shuffled).")
-                bias = gr.Dataframe(data.position_bias_frame(board.entries), interactive=False)
-                gr.Markdown("Closed-world accuracy by where the ground truth stood among the four options "
-                            "(finebench protocol, from each entry's per-line scores; circular protocol, over all its "
-                            "rotations): an unbiased model's four bars are level.")
-                profile_plot = gr.Plot(board.position_figure(), elem_id="position-profiles")
+            bias, profile_plot = _position_tab(board)
             choice = _details_tab(board)
             compare_a, compare_b = _compare_tab(board)
             _submit_tab(board)
@@ -445,9 +473,15 @@ def build_app(settings: Settings) -> gr.Blocks:
         redrawn = [*tables.values(), scatter, dataset_table, bars, bias, profile_plot, circular, encoder_box, choice,
                    compare_a, compare_b, results_note]
         reload_button.click(reloaded, [*filters, dataset], redrawn, api_name="reload")
-        for control in filters:
-            for title, table in tables.items():
-                control.change(lambda *values, title=title: board.view(title, *values), filters, table,
-                               api_name=False)
+        # one listener for every filter, redrawing every metric tab (a tab not yet opened is ranked then)
+        gr.on([control.change for control in filters], lambda *values: [board.view(title, *values) for title in tables],
+              filters, list(tables.values()), api_name=False)
+        for title, tab in tabs.items():
+            if title == CIRCULAR:
+                tab.select(lambda *values: (board.view(CIRCULAR, *values), data.circular_frame(board.entries)),
+                           filters, [tables[title], circular], api_name=False)
+            elif title != CLOSED:
+                tab.select(lambda *values, title=title: board.view(title, *values), filters, tables[title],
+                           api_name=False)
     app.leaderboard = board  # for benchmarks and tests that drive the handlers directly
     return app

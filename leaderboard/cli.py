@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 from pathlib import Path
 
 from finebench.cli.arguments import command
@@ -81,8 +82,9 @@ def run_space(args: argparse.Namespace) -> None:
     from .space import write_space
 
     written = write_space(args.output, args.queue, args.results, args.title, args.constraints, args.force)
-    print(f"Space folder written to {written}\n  try it here: cd {written} && python3 -m venv .venv && "
-          ".venv/bin/pip install -r requirements.txt && .venv/bin/python app.py\n  deploy it: see its README.md")
+    print(f"Space folder written to {written}\n  try it here: cd {shlex.quote(str(written))} && "
+          "python3 -m venv .venv && .venv/bin/pip install -r requirements.txt && .venv/bin/python app.py\n"
+          "  deploy it: see its README.md")
 
 
 def run_submit(args: argparse.Namespace) -> None:

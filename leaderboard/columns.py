@@ -58,7 +58,8 @@ def condition_cells(held: conditions.Conditions) -> dict[str, str]:
     """The condition columns of a row: each condition in words, and "settings", the row's group (the reference, or
     what departs from it, marked) by which it is ranked and filtered."""
     label = conditions.group(held)
-    return {**held.described(), "settings": label if label == conditions.REFERENCE_LABEL else OTHER_SETTINGS_MARK + label}
+    marked = label if label == conditions.REFERENCE_LABEL else OTHER_SETTINGS_MARK + label
+    return {**held.described(), "settings": marked}
 
 
 COLUMNS = (

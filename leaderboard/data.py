@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable, Sequence
 
+import orjson
 import pandas as pd
 
+from finebench import __version__, atomic
 from finebench.data.registry import DATASET_KEYS, SPLITS
+from finebench.errors import FinebenchError
 from finebench.results import compare, conditions, entries, ranking, tables
 from finebench.scoring.protocols import Protocol
 
 from .columns import COLUMNS, OTHER_SETTINGS_MARK, SETTINGS_CHOICES, SIZE_BUCKETS, cell, condition_cells, mean_cell
 from .storage import LocalStorage, Storage
+
+
+def _cache_key(location: str) -> str:
+    """A cache file's name: the location, and the entry schema and finebench version that validated what it keeps
+    (another schema or version reads everything again)."""
+    identity = orjson.dumps([location, entries.SCHEMA, __version__], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(identity).hexdigest()[:24]
 
 
 def load_reported(problems: list[str]) -> list[dict]:
@@ -20,17 +33,79 @@ def load_reported(problems: list[str]) -> list[dict]:
 
 
 def load_published(results: Storage, problems: list[str]) -> list[dict]:
-    """Every entry at the top of a results location (a folder or a Hub dataset); a file that is not a valid entry
-    is noted in `problems` ("name: why") and skipped. A folder the worker has not made yet is simply empty."""
-    loaded = []
-    for name in results.list(""):
-        if not name.endswith(".json") or name.startswith("tables_"):
-            continue
+    """Every entry at the top of a results location, read once (PublishedReader)."""
+    return PublishedReader(results).read(problems)
+
+
+class PublishedReader:
+    """The entries at the top of one results location (a folder or a Hub dataset), read again only where a file
+    changed since the last read: its version (Storage.versions: a Hub file's blob id at the head commit, a local
+    file's size, time and inode) says so. A reload after a worker published one entry reads that one; a reload
+    with nothing new reads the listing alone. With a `cache` folder, what was read is kept there between starts
+    too, so a restart over a Hub dataset downloads only what changed meanwhile (entries kept there were validated
+    by this finebench's schema, which names the file). A file that is not a valid entry is noted in `problems`
+    ("name: why") and skipped; one that could not be fetched is tried again at the next read. A folder the worker
+    has not made yet is simply empty."""
+
+    FETCHERS = 8  # files fetched at once (a Hub download is mostly waiting)
+
+    def __init__(self, results: Storage, cache: Path | None = None):
+        self.results = results
+        self.known: dict[str, tuple[str | None, dict | None, str | None]] = {}  # name -> (version, entry, problem)
+        self.fetched = 0  # files read over the reader's life
+        self.cache = None if cache is None else cache / f"{_cache_key(results.describe(''))}.json"
+        self._load_cache()
+
+    def read(self, problems: list[str]) -> list[dict]:
+        revision, versions = self.results.versions("")
+        wanted = {name: version for name, version in versions.items()
+                  if name.endswith(".json") and not name.startswith("tables_")}
+        changed = [name for name, version in wanted.items() if self.known.get(name, (None,))[0] != version]
+        with ThreadPoolExecutor(min(self.FETCHERS, len(changed) or 1)) as pool:
+            fetched = list(pool.map(lambda name: self._fetch(name, revision), changed))
+        self.fetched += len(changed)
+        for name, (data, error) in zip(changed, fetched):
+            try:
+                if error is not None:
+                    raise error
+                self.known[name] = (wanted[name], entries.loads(data, self.results.describe(name), orjson.loads),
+                                    None)
+            except Exception as problem:  # noted for the app to show, whatever went wrong with this one file
+                if error is None:  # read, and not a valid entry: so it stays until the file changes
+                    self.known[name] = (wanted[name], None, f"{name}: {problem}")
+                    continue
+                before = self.known.get(name, (None, None, None))[1]  # not fetched: keep what was read, retry later
+                self.known[name] = (None, before, f"{name}: {problem}" + (" (showing what was read before)"
+                                                                          if before is not None else ""))
+        dropped = set(self.known) - set(wanted)
+        self.known = {name: self.known[name] for name in sorted(wanted)}
+        if changed or dropped:
+            self._save_cache()
+        problems.extend(problem for _, _, problem in self.known.values() if problem)
+        return [entry for _, entry, _ in self.known.values() if entry is not None]
+
+    def _load_cache(self) -> None:
         try:
-            loaded.append(entries.loads(results.read(name), results.describe(name)))
-        except Exception as error:  # noted for the app to show, whatever went wrong with this one file
-            problems.append(f"{name}: {error}")
-    return loaded
+            kept = orjson.loads(self.cache.read_bytes()) if self.cache else {}
+        except (OSError, ValueError):  # none yet, or cut short: read everything, as the first time
+            return
+        self.known = {name: (version, entry, None) for name, (version, entry) in kept.get("entries", {}).items()}
+
+    def _save_cache(self) -> None:
+        if self.cache is None:
+            return
+        kept = {name: [version, entry] for name, (version, entry, problem) in self.known.items()
+                if version is not None and entry is not None}
+        try:
+            atomic.write_bytes(self.cache, orjson.dumps({"location": self.results.describe(""), "entries": kept}))
+        except (OSError, FinebenchError):  # a cache that cannot be written costs time at the next start, nothing else
+            pass
+
+    def _fetch(self, name: str, revision: str | None) -> tuple[bytes | None, Exception | None]:
+        try:
+            return self.results.read(name, revision), None
+        except Exception as error:  # the file went away, or the network did: this file only, tried again later
+            return None, error
 
 
 def entry_key(entry: dict) -> str:
@@ -102,6 +177,9 @@ def filter_frame(frame: pd.DataFrame, search: str = "", families: Sequence[str] 
     return frame[mask]
 
 
+POSITION_BIAS_COLUMNS = ["model", "source", "subset", "official closed", "finebench closed", "position bias"]
+
+
 def position_bias_frame(all_entries: Sequence[dict]) -> pd.DataFrame:
     """Official (answer always first) minus finebench (shuffled) closed accuracy, per model."""
     closed = {}
@@ -116,13 +194,16 @@ def position_bias_frame(all_entries: Sequence[dict]) -> pd.DataFrame:
             rows.append({"model": identity[0], "source": identity[1], "subset": identity[2],
                          "official closed": round(official["value"], 2), "finebench closed": round(ours, 2),
                          "position bias": round(official["value"] - ours, 2)})
-    return pd.DataFrame(rows, columns=["model", "source", "subset", "official closed", "finebench closed",
-                                       "position bias"]).sort_values("position bias", ascending=False)
+    return pd.DataFrame(rows, columns=POSITION_BIAS_COLUMNS).sort_values("position bias", ascending=False)
+
+
+def circular_columns() -> list[str]:
+    return list(tables.CIRCULAR_COLUMNS)
 
 
 def circular_frame(all_entries: Sequence[dict]) -> pd.DataFrame:
     """Each circular entry beside the same model's plain closed-world accuracy (tables.circular_rows)."""
-    return pd.DataFrame(tables.circular_rows(all_entries), columns=list(tables.CIRCULAR_COLUMNS))
+    return pd.DataFrame(tables.circular_rows(all_entries), columns=circular_columns())
 
 
 def dataset_frame(all_entries: Sequence[dict], dataset: str) -> pd.DataFrame:

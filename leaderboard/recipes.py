@@ -57,6 +57,9 @@ def _variables() -> dict[str, str]:
 
 def _systemd_value(text: str) -> str:
     """A value for a double-quoted systemd assignment: backslashes and quotes escaped, % doubled (a specifier)."""
+    if "\n" in text or "\r" in text:
+        raise FinebenchError(f"{text!r} holds a line break, which a systemd unit cannot carry",
+                             "set the variable or the flag without it")
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
 
 

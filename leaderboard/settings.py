@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from finebench.home import finebench_home
+from finebench.home import finebench_home, leaderboard_cache_dir
 from finebench.locations import hub_repository
 
 
@@ -23,10 +23,12 @@ class Settings:
     local_model_roots: tuple[Path, ...] = ()  # where local checkpoints may be submitted from
     max_model_bytes: int = 40 * 2**30
     stale_after_seconds: int = 600  # a RUNNING request whose heartbeat is older goes back to PENDING
+    cache: Path | None = None  # entries read from the results locations, kept between starts (None: not kept)
 
 
 QUEUE_VARIABLE = "FINEBENCH_QUEUE"
 RESULTS_VARIABLE = "FINEBENCH_LEADERBOARD_RESULTS"
+CACHE_VARIABLE = "FINEBENCH_LEADERBOARD_CACHE"  # default: $FINEBENCH_HOME/leaderboard-cache
 
 
 def load_settings() -> Settings:
@@ -39,6 +41,7 @@ def load_settings() -> Settings:
         local_model_roots=tuple(Path(path).expanduser() for path in _list("FINEBENCH_LOCAL_MODEL_ROOTS")),
         max_model_bytes=int(float(os.environ.get("FINEBENCH_MAX_MODEL_GB", "40")) * 2**30),
         stale_after_seconds=int(os.environ.get("FINEBENCH_STALE_SECONDS", "600")),
+        cache=Path(os.environ.get(CACHE_VARIABLE) or leaderboard_cache_dir()).expanduser(),
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -194,6 +195,14 @@ def write_space(output: Path, queue: str | None = None, results: str | None = No
     constraints = constraints or default_constraints()
     requirements, gradio = pinned_requirements(constraints)
     output = output.absolute()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    busy = FinebenchError(f"another `finebench leaderboard space` is writing {output}", "wait for it to finish")
+    with atomic.exclusive(output.with_name(f".{output.name}.lock"), busy):
+        _write(output, queue, results, title, requirements, gradio)
+    return output
+
+
+def _write(output: Path, queue: str | None, results: str | None, title: str, requirements: str, gradio: str) -> None:
     staging = output.with_name(f".{output.name}.writing")  # a run cut short leaves only this, removed next time
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -206,7 +215,6 @@ def write_space(output: Path, queue: str | None = None, results: str | None = No
         atomic.replace_directory(staging, output)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return output
 
 
 # ------------------------------------------------------------------------------------------ on the Space
@@ -246,7 +254,7 @@ def space_readme(title: str, gradio: str, queue: str | None, results: str | None
     queue_shown, results_shown = queue or "hf://datasets/<you>/finebench-queue", \
         results or "hf://datasets/<you>/finebench-results"
     return f"""---
-title: {title}
+title: {json.dumps(title)}
 emoji: 🔎
 colorFrom: indigo
 colorTo: green

@@ -32,8 +32,13 @@ class Storage(ABC):
         """Names of the files in folder."""
 
     @abstractmethod
-    def read(self, path: str) -> bytes:
-        ...
+    def read(self, path: str, revision: str | None = None) -> bytes:
+        """The file's bytes: now, or at `revision` (a revision `versions` gave)."""
+
+    @abstractmethod
+    def versions(self, folder: str) -> tuple[str | None, dict[str, str]]:
+        """(the revision the listing was taken at, None for a folder; name -> a token that changes whenever the
+        file's bytes do) of the files in folder: what a reader compares to read again only what changed."""
 
     @abstractmethod
     def write(self, path: str, data: bytes) -> None:
@@ -59,8 +64,18 @@ class LocalStorage(Storage):
         return sorted(p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")) \
             if directory.is_dir() else []
 
-    def read(self, path: str) -> bytes:
+    def read(self, path: str, revision: str | None = None) -> bytes:
         return (self.root / path).read_bytes()
+
+    def versions(self, folder: str) -> tuple[str | None, dict[str, str]]:
+        found = {}
+        for name in self.list(folder):
+            try:
+                status = (self.root / folder / name).stat()
+            except FileNotFoundError:  # removed since the listing
+                continue
+            found[name] = f"{status.st_size}:{status.st_mtime_ns}:{status.st_ino}"  # an atomic write changes all
+        return None, found
 
     def write(self, path: str, data: bytes) -> None:
         atomic.write_bytes(self.root / path, data)
@@ -91,15 +106,32 @@ class HubStorage(Storage):
 
             api = HfApi(token=token)
         self.api, self.repo_id = api, repo_id
+        self._listed: dict[str, tuple[str, dict[str, str]]] = {}  # folder -> (head, name -> blob id)
 
     def list(self, folder: str) -> list[str]:
         prefix = folder.strip("/") + "/" if folder.strip("/") else ""
         files = self.api.list_repo_files(self.repo_id, repo_type="dataset")
         return sorted(f[len(prefix):] for f in files if f.startswith(prefix) and "/" not in f[len(prefix):])
 
-    def read(self, path: str) -> bytes:
-        local = self.api.hf_hub_download(self.repo_id, path, repo_type="dataset", force_download=True)
+    def read(self, path: str, revision: str | None = None) -> bytes:
+        # At a commit a file never changes, so the client's cache may serve it; the branch's head must be asked.
+        local = self.api.hf_hub_download(self.repo_id, path, repo_type="dataset", revision=revision,
+                                         force_download=revision is None)
         return Path(local).read_bytes()
+
+    def versions(self, folder: str) -> tuple[str | None, dict[str, str]]:
+        """Two requests: the head commit, then (only when it moved since the last call) the folder's listing with
+        each file's blob id, which is a hash of its bytes."""
+        from huggingface_hub.hf_api import RepoFile
+
+        head = self.api.dataset_info(self.repo_id).sha
+        if self._listed.get(folder, (None,))[0] != head:
+            entries = self.api.list_repo_tree(self.repo_id, path_in_repo=folder.strip("/") or None,
+                                              repo_type="dataset", revision=head)
+            prefix = folder.strip("/") + "/" if folder.strip("/") else ""
+            self._listed[folder] = (head, {entry.path[len(prefix):]: entry.blob_id for entry in entries
+                                           if isinstance(entry, RepoFile)})
+        return head, dict(self._listed[folder][1])
 
     def _commit(self, path: str, data: bytes, parent: str | None) -> None:
         from huggingface_hub import CommitOperationAdd

@@ -81,6 +81,7 @@ class HubServer:
         self.commits = 0  # commits accepted (the initial commit of each repository not counted)
         self.refused = 0  # commits refused with 412 because their parent was not the head
         self.created: dict[str, str] = {}  # repositories made by create_repo -> their visibility
+        self.downloads: list[str] = []  # files whose bytes were served (GET resolve), in order
         for repo in repos:
             self._trees[repo] = {}
             self._commit(repo, dict(repos[repo]) if isinstance(repos, Mapping) else {}, "initial commit")
@@ -214,6 +215,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             with self.hub._lock:  # one request at a time sees and changes the state: commits are atomic
                 status, headers, payload = route(parts.path, query, request)
+                if body and (resolved := _RESOLVE.match(parts.path)):
+                    self.hub.downloads.append(unquote(resolved[3]))
         except (_HttpError, KeyError, TypeError, ValueError, AttributeError) as error:
             if not isinstance(error, _HttpError):  # a malformed request: say so rather than drop the connection
                 error = _HttpError(400, f"Bad request: {error!r}")

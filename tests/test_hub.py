@@ -94,3 +94,26 @@ def test_a_results_repository_that_does_not_exist_stops_the_app_and_the_worker(h
     assert worker.returncode == 2 and "org/no-such-results cannot be reached" in worker.stderr
     assert "nothing is read from or written to a folder instead" in worker.stderr
     assert not list(tmp_path.rglob("hf:*"))  # no folder named "hf:" in its place, in the working folder or below
+
+
+def test_a_reload_downloads_only_the_entries_that_changed(hub, tmp_path):
+    """The Hub results reader compares each file's blob id at the head commit with what it read before: a reload
+    with nothing new downloads nothing, one after a publication downloads that entry alone."""
+    results = open_storage(RESULTS)
+    for index in range(3):
+        publish(named_entry(f"published-{index}", index), results)
+    board = Leaderboard(board_settings(tmp_path))
+    first = [name for name in hub.downloads if name.endswith(".json")]
+    assert len(first) == 3 and {"published-0", "published-1", "published-2"} <= closed_models(board)
+    board.reload()
+    assert [name for name in hub.downloads if name.endswith(".json")] == first  # nothing changed, nothing read
+    publish(named_entry("published-later", 9), results)
+    changed = named_entry("published-1", 1)
+    changed["model"]["parameters"] = 99  # the same file, new bytes
+    publish(changed, results)
+    board.reload()
+    fetched = [name for name in hub.downloads if name.endswith(".json")][len(first):]
+    assert len(fetched) == 2 and any(name.startswith("published-later") for name in fetched)
+    assert any(name.startswith("published-1") for name in fetched) and "published-later" in closed_models(board)
+    updated = next(entry for key, entry in board.by_key.items() if key.startswith("published-1 "))
+    assert updated["model"]["parameters"] == 99

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from chromium import choose, click_tab, free_port, page_text, wait_for
 
 from finebench.leaderboard.app import build_app

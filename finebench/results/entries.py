@@ -26,6 +26,7 @@ import json
 import math
 from enum import StrEnum
 from pathlib import Path
+from typing import Callable
 
 from finebench import atomic
 from finebench.data.registry import DATASET_KEYS, SPLITS
@@ -66,9 +67,25 @@ _CELL = {
         "ci95": {"type": ["array", "null"], "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
     },
 }
-_SPLIT_CELLS = {"type": "object", "properties": {split: _CELL for split in SPLITS}, "additionalProperties": False}
+# Shared parts are definitions, referred to: fastjsonschema then generates one function per part instead of the
+# same code inlined for every metric x dataset x split (860 KB of Python to compile at each start, 0.13 s).
+_DEFINITIONS = {
+    "cell": _CELL,
+    "splits": {"type": "object", "properties": {split: {"$ref": "#/definitions/cell"} for split in SPLITS},
+               "additionalProperties": False},
+    "metric": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            **{dataset: {"$ref": "#/definitions/splits"} for dataset in DATASET_KEYS},
+            "average": {"type": "object", "properties": {part: {"$ref": "#/definitions/cell"}
+                                                         for part in ("seen", "unseen", "mean")}},
+        },
+    },
+}
 SCHEMA = {
     "type": "object",
+    "definitions": _DEFINITIONS,
     "required": ["schema_version", "model", "protocol", "source", "scores", "provenance"],
     "properties": {
         "schema_version": {"const": SCHEMA_VERSION},
@@ -92,17 +109,7 @@ SCHEMA = {
         "scores": {
             "type": "object",
             "additionalProperties": False,
-            "properties": {
-                metric: {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        **{dataset: _SPLIT_CELLS for dataset in DATASET_KEYS},
-                        "average": {"type": "object", "properties": {"seen": _CELL, "unseen": _CELL, "mean": _CELL}},
-                    },
-                }
-                for metric in METRICS
-            },
+            "properties": {metric: {"$ref": "#/definitions/metric"} for metric in METRICS},
         },
         "provenance": {"type": "object"},
         "positions": {  # closed-world accuracy (%) with the ground truth at options 1-4 (finebench, circular)
@@ -180,10 +187,11 @@ def read(path: Path) -> dict:
     return loads(data, str(path))
 
 
-def loads(data: bytes, where: str) -> dict:
-    """An entry from a file's contents, validated: for readers of storage that is not a local path (a Hub dataset)."""
+def loads(data: bytes, where: str, parse: Callable[[bytes], object] = json.loads) -> dict:
+    """An entry from a file's contents, validated: for readers of storage that is not a local path (a Hub dataset).
+    `parse` reads JSON from bytes (the leaderboard passes orjson's, three times faster over 1,000 entries)."""
     try:
-        entry = json.loads(data.decode("utf-8"))
+        entry = parse(data)
     except ValueError as error:  # not UTF-8, or not JSON
         raise FinebenchError(f"cannot read result entry {where} ({error})", "check the file") from None
     return validate(entry, where)
