@@ -90,3 +90,26 @@ def test_every_package_says_what_it_holds_and_may_import():
             stem = name.rstrip(",/").split(",")[0]
             assert ((REPO / "finebench" / package / f"{stem}.py").is_file() or
                     (REPO / "finebench" / package / stem).is_dir() or stem == "reported"), (package, stem)
+
+
+def test_no_two_modules_import_each_other_however_indirectly():
+    """Sideways imports are allowed, circles are not (lazy imports inside functions count): what two modules both
+    need belongs to the layer below them."""
+    names = {module for module, _ in MODULES}
+    graph = {module: {name for name in imported(module, path) if name in names and name != module}
+             for module, path in MODULES}
+    cycles, state = [], {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                cycles.append(" -> ".join([*trail[trail.index(target):], target]))
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert not cycles, "\n".join(cycles)

@@ -26,9 +26,10 @@ from finebench.scoring.metrics import (
     FINEBENCH_SIMILARITY,
     OFFICIAL_SIMILARITY,
     OPEN_METRICS,
+    record_identity,
 )
 from finebench.scoring.protocols import Protocol
-from finebench.scoring.scoring import aggregate, record_identity, score_closed, score_open_batch
+from finebench.scoring.scoring import aggregate, score_closed, score_open_batch
 
 from .runs import Run, TaskKey, output_text, read_run, samples_file_name
 

@@ -36,8 +36,6 @@ def score_rotation(doc: Doc, output: str) -> dict[str, dict]:
     """The records of one rotation of a line: its 0/1 score under circular_accuracy (with what rescoring and
     ingest read: the line, the options shown, the rotation, the ground truth's position), under
     rotated_accuracy, and under the accuracy of the ground truth's position."""
-    from .scoring import record_identity
-
     truth, rotation = str(doc["ground_truth"]), int(doc["rotation"])
     shown = rotated(list(doc["balanced_options"]), rotation)
     answer = finebench_answer(output)
@@ -45,7 +43,7 @@ def score_rotation(doc: Doc, output: str) -> dict[str, dict]:
     score, position = float(only_target(named, truth)), shown.index(truth)
     return {
         metrics.CIRCULAR_ACCURACY: {"score": score, "answer": answer, "named": sorted(named), "options": shown,
-                                    "rotation": rotation, "position": position, **record_identity(doc)},
+                                    "rotation": rotation, "position": position, **metrics.record_identity(doc)},
         metrics.ROTATED_ACCURACY: {"score": score},
         metrics.POSITION_ACCURACIES[position]: {"score": score},  # only the position it stood at this time
     }

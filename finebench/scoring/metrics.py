@@ -9,7 +9,7 @@ group's metrics by substring.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from .matching import names_exactly
 
@@ -23,6 +23,12 @@ FINEBENCH_SIMILARITY = "finebench_similarity"
 CIRCULAR_ACCURACY = "circular_accuracy"  # a line is right when all four rotations are
 ROTATED_ACCURACY = "rotated_accuracy"  # plain accuracy over every rotation of every line
 POSITION_ACCURACIES = tuple(f"position{place}_accuracy" for place in range(1, 5))  # the ground truth at option k
+
+
+def record_identity(doc: Mapping[str, object]) -> dict:
+    """The fields naming the line, copied into every metric record (rescore reads them back from there)."""
+    return {"sample_id": doc["sample_id"], "dataset": doc["dataset"], "split": doc["split"],
+            "ground_truth": doc["ground_truth"]}
 CLOSED_METRICS = (OFFICIAL_ACCURACY, FINEBENCH_ACCURACY)
 OPEN_METRICS = (OFFICIAL_INCLUSION, FINEBENCH_INCLUSION, OFFICIAL_SIMILARITY, FINEBENCH_SIMILARITY)
 CIRCULAR_METRICS = (CIRCULAR_ACCURACY, ROTATED_ACCURACY, *POSITION_ACCURACIES)

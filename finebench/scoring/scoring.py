@@ -21,19 +21,13 @@ Doc = Mapping[str, object]
 SCORING_ERROR = "scoring_error"  # in every metric record of a line that could not be scored
 
 
-def record_identity(doc: Doc) -> dict:
-    """The fields naming the line, copied into every metric record (rescore reads them back from there)."""
-    return {"sample_id": doc["sample_id"], "dataset": doc["dataset"], "split": doc["split"],
-            "ground_truth": doc["ground_truth"]}
-
-
 def score_closed(doc: Doc, output: str) -> dict[str, dict]:
     truth = str(doc["ground_truth"])
     options = list(doc["balanced_options"])  # the same four names in either order: what counts is the set
     official = official_answer(output)
     answer = finebench_answer(output)
     named = named_classes(answer, options)  # matched once, for the score and for the record
-    identity = record_identity(doc)
+    identity = metrics.record_identity(doc)
     return {
         metrics.OFFICIAL_ACCURACY: {"score": float(metrics.official_closed_correct(official, truth)),
                                     "answer": official, **identity},
@@ -63,7 +57,7 @@ def score_open_batch(docs: Sequence[Doc], outputs: Sequence[str], encoder: TextE
     for index, (doc, (official_text, answer)) in enumerate(zip(docs, parsed)):
         truth, dataset = str(doc["ground_truth"]), str(doc["dataset"])
         official_sim, official_floor, sim, floor = similarities[4 * index:4 * index + 4]
-        identity = record_identity(doc)
+        identity = metrics.record_identity(doc)
         records.append({
             metrics.OFFICIAL_INCLUSION: {
                 "score": float(metrics.official_inclusion_correct(official_text, truth, dataset)),
@@ -85,7 +79,7 @@ def unscored(doc: Doc, world: str, error: str) -> dict[str, dict]:
     """The records of a line that could not be scored: each metric NaN, with the error and the fields that
     `finebench rescore` reads back, so the run and its generations are kept and can be scored later.
     ``world`` is closed, open or circular (a rotation of a circular line)."""
-    base = {**record_identity(doc), "score": float("nan"), SCORING_ERROR: error}
+    base = {**metrics.record_identity(doc), "score": float("nan"), SCORING_ERROR: error}
     if world == "circular":
         return {name: {**record, **base} for name, record in score_rotation(doc, "").items()}
     if world == "closed":
