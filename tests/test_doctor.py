@@ -110,11 +110,11 @@ def test_the_preflight_probes_lmms_eval_once_per_installed_environment(prepared_
     shutil.copytree(prepared_home / "prepared", home / "prepared")
     probes = []
     real_probe = doctor.run_probe
-    monkeypatch.setattr(doctor, "run_probe", lambda *args: probes.append(args) or real_probe(*args))
+    monkeypatch.setattr(doctor.probes, "run_probe", lambda *args: probes.append(args) or real_probe(*args))
     for _ in range(2):
         found = doctor.preflight("finegrained_bird_seen_closed,finegrained_pet_unseen_closed", tmp_path / "run", home)
         assert not [check for check in found.checks if check.blocks] and len(probes) == 1
-    monkeypatch.setattr(doctor, "environment_key", lambda: "something-was-upgraded")
+    monkeypatch.setattr(doctor.probes, "environment_key", lambda: "something-was-upgraded")
     doctor.preflight("finegrained_bird_seen_closed", None, home)
     assert len(probes) == 2  # a changed environment is probed again
     with pytest.raises(FinebenchError, match="not prepared"):
@@ -125,9 +125,9 @@ def test_an_open_world_selection_loads_the_encoder_and_remembers_only_success(pr
                                                                               monkeypatch):
     home = tmp_path / "home"
     shutil.copytree(prepared_home / "prepared", home / "prepared")
-    monkeypatch.setattr(doctor, "evaluator_report", lambda home: {"evaluator": {"ok": True, "seconds": 1}})
+    monkeypatch.setattr(doctor.probes, "evaluator_report", lambda home: {"evaluator": {"ok": True, "seconds": 1}})
     answers = iter([{"error": "cannot load the text encoder 'x'"}, {"dimensions": 384, "seconds": 2.0}])
-    monkeypatch.setattr(doctor, "run_probe", lambda *args: next(answers))
+    monkeypatch.setattr(doctor.probes, "run_probe", lambda *args: next(answers))
 
     def encoder_rows(selection):
         return [check for check in doctor.preflight(selection, None, home, "minilm").checks
@@ -144,7 +144,7 @@ def test_an_open_world_selection_loads_the_encoder_and_remembers_only_success(pr
 
 def test_a_failing_evaluator_is_a_blocker_that_is_never_remembered(tmp_path, monkeypatch):
     broken = {"evaluator": {"ok": False, "error": "ModuleNotFoundError: No module named 'filelock._api'"}}
-    monkeypatch.setattr(doctor, "run_probe", lambda *args: broken)
+    monkeypatch.setattr(doctor.probes, "run_probe", lambda *args: broken)
     [check] = doctor.lmms_eval_checks(doctor.evaluator_report(tmp_path), tasks_checked=False)
     assert check.blocks and "filelock._api" in check.found and "-c" in check.fix
     assert not list((tmp_path / "cache").glob("*.json"))  # nothing remembered (its lock file may remain)
