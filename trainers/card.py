@@ -22,7 +22,7 @@ def model_card(title: str, tag: str, base_model: str, data: Path, rows: int, see
         f"- trained with finebench {__version__} on {datetime.now(timezone.utc).date()}",
         *[f"- {line}" for line in method],
         "- config:", "```json", json.dumps(config, indent=2, default=str), "```", "",
-        "Evaluate and submit (see the README, \"From training to the leaderboard\"):", "",
+        "Evaluate and submit (finebench's docs: the reference trainer):", "",
         "```bash",
         f"finebench eval --model qwen2_5_vl --model_args pretrained=<this folder> --tasks {BENCHMARK} "
         "--log_samples --output_path runs/<name>",

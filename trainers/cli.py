@@ -28,7 +28,7 @@ def add_commands(commands) -> None:
     train = command(commands, "train", None, help="the reference trainer: data, CoT SFT, TAPO",
                     description="Train Fine-R1 (or your own) from any Qwen2.5-VL-like base: build the TAPO triplets "
                                 "from the k-shot sets, import or construct CoT data, run CoT SFT, then TAPO. GPU "
-                                "recipes are in the README.")
+                                "recipes are in docs/trainer.md.")
     stages = train.add_subparsers(dest="stage", required=True, metavar="STAGE")
     _add_data(stages)
     _add_import_cot(stages)
