@@ -21,3 +21,14 @@ def test_bench_tapo_reports_each_arm_and_the_ratios():
     assert medians["negative-image pass alone"] < medians["TAPO \\(5"]  # a part of the TAPO step
     ratio = float(re.search(r"ratio TAPO / plain DAPO: (\d+\.\d\d)", report).group(1))
     assert ratio == pytest.approx(medians["TAPO \\(5"] / medians["plain DAPO"], abs=0.02)
+
+
+def test_bench_leaderboard_reports_cold_starts_against_a_bare_app():
+    from finebench.leaderboard.benchmark import bench_leaderboard
+
+    report = bench_leaderboard(count=30, repeats=1)
+    first, restart, bare = (float(re.search(rf"{label}[^:]*: ([0-9.]+) s", report)[1])
+                            for label in ("first start", "restart", "bare Gradio app"))
+    assert 0 < bare and 0 < restart and 0 < first, report
+    assert re.search(r"first start .*, [0-9.]+x the bare app", report) and "filter change" in report
+    assert "30 generated entries" in report and "median of 1" in report

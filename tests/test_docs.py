@@ -1,6 +1,7 @@
 """The docs: the site builds in strict mode (a broken link or anchor fails), its reference pages come from the
 code, and every `finebench …` and `lmms-eval …` command the README and the docs show is one their parsers accept
-(each flag exists, each choice is valid); the commands that read only what finebench ships are run."""
+(each flag exists, each choice is valid); the commands that read only what finebench ships are run here, and
+every other one is either run by a named test (RUN_BY, checked to exist) or listed with why it is not (NOT_RUN)."""
 
 import os
 import re
@@ -20,6 +21,36 @@ BIN = Path(sys.executable).parent
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 SHELL_BLOCKS = ("", "bash", "sh", "console")  # fence languages holding commands (text blocks hold output)
 RUN_HERE = {("tables",), ("baselines", "list"), ("tasks-dir",)}  # read only what finebench ships: run them
+# Every other command the pages show -> the test that runs it here (its CLI, or the function the CLI calls).
+RUN_BY = {
+    ("baselines", "run"): "test_cli.py::test_baselines_run_appends_the_extra_model_arguments",
+    ("bench", "prepare"): "test_bench.py::test_prepare_benchmark_prints_its_figures",
+    ("bench", "leaderboard"): "test_bench.py::test_bench_leaderboard_reports_cold_starts_against_a_bare_app",
+    ("compare",): "test_conditions.py::test_finebench_compare_withholds_a_verdict_across_settings_and_says_why",
+    ("data", "pull"): "test_sharing.py::test_push_to_a_folder_then_pull_and_read_in_place",
+    ("data", "push"): "test_sharing.py::test_push_to_a_folder_then_pull_and_read_in_place",
+    ("demo",): "test_end_to_end.py::test_ground_truth_scores_100_everywhere",
+    ("eval",): "test_lmms_eval_cli.py::test_two_processes_give_the_records_and_entries_of_one",
+    ("ingest",): "test_end_to_end.py::test_rescoring_reproduces_the_run_and_ingests",
+    ("leaderboard",): "test_leaderboard_app.py::test_the_app_in_chromium",
+    ("leaderboard", "space"):
+        "test_space.py::test_the_space_folder_alone_installs_in_a_fresh_venv_and_serves_the_leaderboard",
+    ("prepare",): "test_download.py::test_prepare_download_fetches_what_is_missing_and_finds_the_rest",
+    ("status",): "test_cli.py::test_status_after_prepare",
+    ("submit",): "test_tapo_cli.py::test_data_then_two_tapo_steps_then_evaluate_the_checkpoint",
+    ("train", "data"): "test_tapo_cli.py::test_data_then_two_tapo_steps_then_evaluate_the_checkpoint",
+    ("train", "import-cot"): "test_cot_import.py::test_import_command_writes_the_records_of_the_archives_found",
+    ("worker",):
+        "test_worker.py::test_racing_worker_processes_evaluate_each_request_once_and_a_killed_ones_request_finishes",
+    ("lmms-eval",): "test_lmms_eval_cli.py::test_a_suite_glob_through_plain_lmms_eval_generates_each_line_once",
+}
+# Shown, parsed above, and not run by the suite, with why.
+NOT_RUN = {
+    ("bench", "download"): "packs and serves 100 MiB of stand-in archives: minutes (docs/measurements.md)",
+    ("bench", "scoring"): "scores all 35,566 lines with a real encoder: minutes (docs/measurements.md)",
+    ("bench", "harness"): "full-benchmark runs through lmms-eval: many minutes (docs/measurements.md)",
+    ("bench", "circular"): "full-benchmark circular runs: many minutes (docs/measurements.md)",
+}
 
 
 def test_the_site_builds_in_strict_mode_with_its_generated_reference(tmp_path):
@@ -132,3 +163,39 @@ def test_the_commands_that_read_only_what_finebench_ships_run(words, tmp_path):
     ran = subprocess.run([BIN / "finebench", *words], capture_output=True, text=True, timeout=300, cwd=tmp_path,
                          env={**os.environ, "HOME": str(tmp_path), "FINEBENCH_HOME": str(results.parent)})
     assert ran.returncode == 0 and ran.stdout.strip(), ran.stderr[-2000:]
+
+
+def command_path(words: list[str]) -> tuple[str, ...]:
+    """The command a shown line runs: ("lmms-eval",), or finebench's subcommand words (("data", "push"))."""
+    import argparse
+
+    if words[0] == "lmms-eval":
+        return ("lmms-eval",)
+    parser, path = build_parser(), []
+    for word in words[1:]:
+        choices = {name: child for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+                   for name, child in action.choices.items()}
+        if word not in choices:
+            break
+        parser, path = choices[word], [*path, word]
+    return tuple(path)
+
+
+def test_every_command_shown_is_run_here_by_a_named_test_or_says_why_not():
+    import ast
+
+    unaccounted, missing = [], []
+    for page, words in COMMANDS:
+        path = command_path(words)
+        if path in RUN_HERE or path in NOT_RUN:
+            continue
+        if path not in RUN_BY:
+            unaccounted.append(f"{page}: {' '.join(words)[:80]} ({' '.join(path)})")
+    for path, named in RUN_BY.items():
+        file, function = named.split("::")
+        tree = ast.parse((REPO / "tests" / file).read_text())
+        if function not in {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}:
+            missing.append(f"{' '.join(path)}: {named} does not exist")
+    assert not unaccounted, ("commands no test runs; name one in RUN_BY or say why in NOT_RUN:\n"
+                             + "\n".join(unaccounted))
+    assert not missing, "\n".join(missing)
