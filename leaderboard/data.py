@@ -21,10 +21,10 @@ from .storage import LocalStorage, Storage
 
 
 def _cache_key(location: str) -> str:
-    """A cache file's name: the location, and the entry schema and finebench version that validated what it keeps
-    (another schema or version reads everything again)."""
-    identity = orjson.dumps([location, entries.SCHEMA, __version__], option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(identity).hexdigest()[:24]
+    """A cache file's name: the location, and the finebench version and the very code that validated what it keeps
+    (the entries module: its schema and its checks), so any change to them reads everything again."""
+    validator = hashlib.sha256(Path(entries.__file__).read_bytes()).hexdigest()
+    return hashlib.sha256(f"{location}\0{__version__}\0{validator}".encode()).hexdigest()[:24]
 
 
 def load_reported(problems: list[str]) -> list[dict]:

@@ -6,6 +6,7 @@ import os
 import random
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 from hubserver import HubServer, as_the_hub
@@ -117,3 +118,22 @@ def test_a_reload_downloads_only_the_entries_that_changed(hub, tmp_path):
     assert any(name.startswith("published-1") for name in fetched) and "published-later" in closed_models(board)
     updated = next(entry for key, entry in board.by_key.items() if key.startswith("published-1 "))
     assert updated["model"]["parameters"] == 99
+
+
+def test_a_restart_with_the_cache_reads_only_what_changed_meanwhile(hub, tmp_path):
+    """What a reader read is kept between starts: a restart over the same Hub results fetches no entry, one after a
+    publication fetches that entry alone, and a cache cut short is read as none (everything fetched again)."""
+    results = open_storage(RESULTS)
+    for index in range(3):
+        publish(named_entry(f"kept-{index}", index), results)
+    settings = replace(board_settings(tmp_path), cache=tmp_path / "cache")
+    fetched = lambda board: board.readers[0].fetched
+    assert fetched(Leaderboard(settings)) == 3
+    assert fetched(Leaderboard(settings)) == 0  # a restart
+    publish(named_entry("kept-later", 7), results)
+    board = Leaderboard(settings)
+    assert fetched(board) == 1 and "kept-later" in closed_models(board)
+    [cache] = (tmp_path / "cache").iterdir()
+    cache.write_bytes(cache.read_bytes()[:100])  # cut short
+    board = Leaderboard(settings)
+    assert fetched(board) == 4 and {"kept-0", "kept-later"} <= closed_models(board) and board.problems == []
