@@ -211,7 +211,8 @@ class Leaderboard:
                 "one is right. Intervals: paired bootstrap over the lines both scored; p: McNemar's exact test, "
                 "Holm-corrected over the table (\"different\": p < 0.05 after it).")
         if settings_note:
-            note += f"\n\n⚠️ {settings_note}" + ("" if judged else " (tick *Judge across settings*)")
+            # the settings quote what the entries' runs recorded, which a submitter chose: shown as text
+            note += f"\n\n⚠️ {as_text(settings_note)}" + ("" if judged else " (tick *Judge across settings*)")
         frame = pd.DataFrame(differing, columns=["dataset", "split", "sample_id", "ground_truth", "score_a",
                                                  "answer_a", "score_b", "answer_b"])
         return note, data.comparison_frame(cells), frame, self._images(differing[:shown])
