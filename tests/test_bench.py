@@ -32,3 +32,13 @@ def test_bench_leaderboard_reports_cold_starts_against_a_bare_app():
     assert 0 < bare and 0 < restart and 0 < first, report
     assert re.search(r"first start .*, [0-9.]+x the bare app", report) and "filter change" in report
     assert "30 generated entries" in report and "median of 1" in report
+
+
+def test_bench_download_reports_both_ratios(manifest_dir, tmp_path):
+    """The download benchmark end to end at a small scale (Oxford-IIIT Pet, tiny images): the loopback transfer
+    against cat, the pull of a pushed copy against prepare, each with its target; the figures mean nothing here."""
+    from finebench.data.download_benchmark import bench_download
+
+    report = bench_download(manifest_dir, ["pet"], (32, 24), tmp_path / "work")
+    assert re.search(r"download over loopback .* = \d+% of cat \(target >= 80%\): (met|MISSED)", report), report
+    assert re.search(r"pull of a pushed copy .* = [0-9.]+x prepare \(target <= 1\.5x\): (met|MISSED)", report), report

@@ -92,6 +92,8 @@ def bench_download(manifest_source: Path | None, datasets: Sequence[str] | None,
 
     keys = parse_dataset_list(list(datasets) if datasets else ["flower", "pet"])
     manifests = load_manifests(manifest_source, keys)
+    if workdir is not None:
+        workdir.mkdir(parents=True, exist_ok=True)  # --workdir names a folder to work in, made if new
     with tempfile.TemporaryDirectory(prefix="finebench-bench-download-", dir=workdir) as scratch:
         root = Path(scratch)
         print(f"generating stand-in archives of {', '.join(keys)} at {size[0]}x{size[1]} (not timed) ...",
