@@ -43,7 +43,7 @@ class PublishedReader:
     file's size, time and inode) says so. A reload after a worker published one entry reads that one; a reload
     with nothing new reads the listing alone. With a `cache` folder, what was read is kept there between starts
     too, so a restart over a Hub dataset downloads only what changed meanwhile (entries kept there were validated
-    by this finebench's schema, which names the file). A file that is not a valid entry is noted in `problems`
+    by the very code that reads them: _cache_key names the file after it). A file that is not a valid entry is noted in `problems`
     ("name: why") and skipped; one that could not be fetched is tried again at the next read. A folder the worker
     has not made yet is simply empty."""
 
