@@ -36,6 +36,7 @@ from finebench.scoring.protocols import Protocol
 from finebench.scoring.stats import bootstrap_means, interval
 
 from . import entries, lines, positions
+from .conditions import parse_arguments
 from .entries import Source
 from .wholeness import check_run
 
@@ -102,7 +103,7 @@ def _metric_scores(run: Run, world: str, order: Protocol | None, metric: str) ->
 def _model(run: Run, name: str | None, family: str | None, parameters: float | None = None,
            model_id: str | None = None) -> dict:
     config = run.results.get("config", {})
-    arguments = dict(part.split("=", 1) for part in str(config.get("model_args") or "").split(",") if "=" in part)
+    arguments = parse_arguments(config.get("model_args"))
     model_id = model_id or arguments.get("pretrained") or arguments.get("model") or arguments.get("model_version")
     return {"name": name or model_id or str(config.get("model")), "id": model_id,
             "revision": arguments.get("revision"), "backend": config.get("model"), "family": family,
