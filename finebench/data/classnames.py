@@ -47,6 +47,10 @@ def pet_name(breed: str) -> str:
     return breed.replace("_", " ").title()
 
 
+_OFFICIAL_GUESSES = (("aircraft", "aircraft"), ("birds", "bird"), ("cars", "car"), ("flower", "flower"))
+OFFICIAL_SUPER_CATEGORIES = (*(word for _, word in _OFFICIAL_GUESSES), "object")  # every word it can give
+
+
 def official_super_category(image_path: str) -> str:
     """The super-category word the official scorer guesses from an image path.
 
@@ -54,7 +58,7 @@ def official_super_category(image_path: str) -> str:
     tests in this order, "object" otherwise. Applied to the manifest's own image_path, so
     the user's folder names never change a score.
     """
-    for needle, word in (("aircraft", "aircraft"), ("birds", "bird"), ("cars", "car"), ("flower", "flower")):
+    for needle, word in _OFFICIAL_GUESSES:
         if needle in image_path:
             return word
     return "object"

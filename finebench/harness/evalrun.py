@@ -28,6 +28,7 @@ from finebench.scoring.encoders import ENCODER_VARIABLE
 
 from . import guard
 from .journal import JOURNAL_VARIABLE
+from .lmms_plugin import ONLY, SWITCH
 from .taskgen import tasks_dir
 
 SEPARATORS = ",="  # lmms-eval splits the values of --output_path and --model_args on these
@@ -105,6 +106,18 @@ def with_option(arguments: Sequence[str], name: str, value: str) -> list[str]:
     return changed
 
 
+def only_finebench_tasks(selection: str | None) -> bool:
+    """Whether every name or pattern in a --tasks value matches one of finebench's tasks or groups (then
+    lmms-eval need not index its own tasks: lmms_plugin)."""
+    import fnmatch
+
+    from .tasknames import all_names
+
+    names = [item.strip() for item in (selection or "").split(",") if item.strip()]
+    known = all_names()
+    return bool(names) and all(fnmatch.filter(known, name) for name in names)
+
+
 def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Path | None = None,
                   log: Path | None = None, variables: Mapping[str, str] | None = None, processes: int = 1,
                   journal: Path | None = None) -> int:
@@ -120,6 +133,8 @@ def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Pa
         environment[ENCODER_VARIABLE] = encoder
     if home is not None:
         environment[HOME_VARIABLE] = str(home)
+    if environment.get(SWITCH, "1").strip() == "1" and only_finebench_tasks(option_value(arguments, "--tasks")):
+        environment[SWITCH] = ONLY
     started = time.time()
     with PathLinks() as links:
         command = lmms_eval_command(arguments, links, processes)

@@ -13,8 +13,10 @@ TaskManager.initialize_tasks to index finebench's task folder too, and lmms.crea
 then registers no model.
 
 Guarded: only on the lmms-eval versions it was tested with (TESTED); the task shim never when
-FINEBENCH_LMMS_EVAL_TASKS=0, the journal only when FINEBENCH_JOURNAL is set. Remove the task shim
-when lmms-eval reads tasks from entry points.
+FINEBENCH_LMMS_EVAL_TASKS=0, the journal only when FINEBENCH_JOURNAL is set. FINEBENCH_LMMS_EVAL_TASKS=only
+indexes finebench's tasks (and any --include_path) without lmms-eval's own ~2,000, which costs 3 s of every
+start: `finebench eval` sets it when every name in --tasks is finebench's (evalrun.only_finebench_tasks).
+Remove the task shim when lmms-eval reads tasks from entry points.
 `lmms-eval tasks list` imports no model, so it cannot see the tasks this way; `finebench eval --tasks
 list` or `lmms-eval tasks list --include-path "$(finebench tasks-dir)"` does.
 """
@@ -26,7 +28,8 @@ import sys
 from importlib import metadata
 
 TESTED = ("0.7.3",)
-SWITCH = "FINEBENCH_LMMS_EVAL_TASKS"  # 0: leave lmms-eval's task index alone
+SWITCH = "FINEBENCH_LMMS_EVAL_TASKS"  # 0: leave lmms-eval's task index alone; only: finebench's tasks alone
+ONLY = "only"
 
 
 def tasks_folder() -> str:
@@ -65,7 +68,8 @@ def install_tasks() -> bool:
         return True
 
     def initialize_tasks(self, include_path=None, include_defaults=True):
-        return original(self, include_path=_with_finebench(include_path), include_defaults=include_defaults)
+        defaults = include_defaults and os.environ.get(SWITCH, "").strip().lower() != ONLY
+        return original(self, include_path=_with_finebench(include_path), include_defaults=defaults)
 
     initialize_tasks.finebench_shim = True
     TaskManager.initialize_tasks = initialize_tasks

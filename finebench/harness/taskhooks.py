@@ -11,7 +11,9 @@ import io
 import sys
 from typing import Callable, Mapping
 
+from finebench.data.classnames import OFFICIAL_SUPER_CATEGORIES
 from finebench.data.fewshot import DEFAULT_SHOTS, fewshot_path
+from finebench.data.registry import get_dataset
 from finebench.data.store import PreparedStore
 from finebench.errors import FinebenchError
 from finebench.home import prepared_dir
@@ -131,22 +133,29 @@ def open_process_results(doc: Doc, results: list[str]) -> dict:
 
 
 def prefetch_embeddings(requests: list, answers: list) -> None:
-    """Have the text encoder embed the texts of these open-world answers in the background, in its large
-    batches: lmms-eval scores line by line, and a line whose strings are not embedded yet would cost one
-    forward pass of its own (a real model's answers are all distinct). A failure is left to scoring, which
-    reports it."""
+    """Have the text encoder embed, in the background and in its large batches, the strings the scoring of
+    these open-world answers compares: the answers' texts, and once per dataset its class names and
+    super-categories (the other side of each similarity). lmms-eval scores line by line, and a line whose
+    strings are not embedded yet costs forward passes of its own (a real model's answers are all distinct,
+    and a lite run's truths are hundreds of class names). A failure is left to scoring, which reports it."""
     from lmms_eval.api.instance import unwrap_generation_output
 
     from .runs import parse_task
 
-    texts = [text for request, answer in zip(requests, answers)
-             if (key := parse_task(request.task_name)) is not None and key.world == "open"
-             for text in open_world_texts(str(unwrap_generation_output(answer)[0]))]
+    keys = [parse_task(request.task_name) for request in requests]
+    opened = [(key, answer) for key, answer in zip(keys, answers) if key is not None and key.world == "open"]
+    texts = [text for _, answer in opened for text in open_world_texts(str(unwrap_generation_output(answer)[0]))]
+    for dataset in sorted({key.dataset for key, _ in opened} - _names_prefetched):
+        texts += [*get_dataset(dataset).class_names, get_dataset(dataset).super_category, *OFFICIAL_SUPER_CATEGORIES]
+        _names_prefetched.add(dataset)
     if texts:
         try:
             load_encoder().prefetch(texts)
         except Exception:  # noqa: BLE001  the line-by-line scoring meets the same failure and keeps the run
             pass
+
+
+_names_prefetched: set[str] = set()  # datasets whose class names this process has handed to the encoder
 
 
 _reported: set[str] = set()
