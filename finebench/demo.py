@@ -35,6 +35,7 @@ MODELS = ("ground_truth", "first_option", "random_option", "all_options", TINY_Q
 TASKS = both_protocols(lite=True)
 ENCODER = "minilm"  # offline; the default SigLIP encoder needs the model hub
 TINY_NEW_TOKENS = 24  # a random model only babbles: keep its babble short
+TINY_BATCH = 16  # on the CPU, 16 requests a forward pass answer in half the time of one at a time (measured)
 
 EXPLANATION = f"""\
 How to read this: ground_truth is the ceiling (100 everywhere). first_option scores 100 on
@@ -74,7 +75,8 @@ def _model_arguments(model: str, home: Path, links: PathLinks) -> list[str]:
         return ["--model", model]
     return ["--model", "qwen2_5_vl", "--model_args",
             f"pretrained={links.carry(tiny_model(home))},device=cpu,device_map=cpu,min_pixels={MIN_PIXELS},"
-            f"max_pixels={MAX_PIXELS}", "--gen_kwargs", f"max_new_tokens={TINY_NEW_TOKENS}"]
+            f"max_pixels={MAX_PIXELS}", "--gen_kwargs", f"max_new_tokens={TINY_NEW_TOKENS}",
+            "--batch_size", str(TINY_BATCH)]
 
 
 def prepare_demo_data(manifest_source: Path | None, home: Path) -> None:
