@@ -23,6 +23,7 @@ def test_bench_tapo_reports_each_arm_and_the_ratios():
     assert ratio == pytest.approx(medians["TAPO \\(5"] / medians["plain DAPO"], abs=0.02)
 
 
+@pytest.mark.slow(seconds=15)
 def test_bench_leaderboard_reports_cold_starts_against_a_bare_app():
     from finebench.leaderboard.benchmark import bench_leaderboard
 
@@ -42,3 +43,18 @@ def test_bench_download_reports_both_ratios(manifest_dir, tmp_path):
     report = bench_download(manifest_dir, ["pet"], (32, 24), tmp_path / "work")
     assert re.search(r"download over loopback .* = \d+% of cat \(target >= 80%\): (met|MISSED)", report), report
     assert re.search(r"pull of a pushed copy .* = [0-9.]+x prepare \(target <= 1\.5x\): (met|MISSED)", report), report
+
+
+def test_bench_scoring_times_both_scorers_and_they_agree(manifest_dir):
+    """The scoring benchmark at a small scale (Oxford-IIIT Pet's lines, 20 lines the official way): both
+    scorers' figures, and the official similarity the same from both (the figures mean nothing here)."""
+    from finebench.errors import FinebenchError
+    from finebench.scoring.benchmark import bench_scoring
+
+    report = bench_scoring(manifest_dir, "minilm", official_lines=20, datasets=["pet"])
+    lines = int(re.search(r"benchmark: (\d+) lines \(pet\)", report)[1])
+    assert lines == sum(1 for path in manifest_dir.glob("pet_*.jsonl") for _ in path.open()), report
+    assert re.search(r"timed on 20 lines", report) and re.search(r"speed-up: \d+x \(target: at least 20x\)", report)
+    assert float(re.search(r"official similarities: ([0-9.e+-]+)", report)[1]) < 1e-4, report
+    with pytest.raises(FinebenchError, match="no manifest lines of plane"):
+        bench_scoring(manifest_dir, "minilm", official_lines=20, datasets=["plane"])

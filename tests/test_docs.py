@@ -25,6 +25,7 @@ RUN_HERE = {("tables",), ("baselines", "list"), ("tasks-dir",)}  # read only wha
 RUN_BY = {
     ("baselines", "run"): "test_cli.py::test_baselines_run_appends_the_extra_model_arguments",
     ("bench", "prepare"): "test_bench.py::test_prepare_benchmark_prints_its_figures",
+    ("bench", "scoring"): "test_bench.py::test_bench_scoring_times_both_scorers_and_they_agree",
     ("bench", "download"): "test_bench.py::test_bench_download_reports_both_ratios",
     ("bench", "leaderboard"): "test_bench.py::test_bench_leaderboard_reports_cold_starts_against_a_bare_app",
     ("compare",): "test_conditions.py::test_finebench_compare_withholds_a_verdict_across_settings_and_says_why",
@@ -47,9 +48,10 @@ RUN_BY = {
 }
 # Shown, parsed above, and not run by the suite, with why.
 NOT_RUN = {
-    ("bench", "scoring"): "scores all 35,566 lines with a real encoder: minutes (docs/measurements.md)",
-    ("bench", "harness"): "full-benchmark runs through lmms-eval: many minutes (docs/measurements.md)",
-    ("bench", "circular"): "full-benchmark circular runs: many minutes (docs/measurements.md)",
+    ("bench", "harness"): "six lmms-eval runs of the full benchmark, minutes each (docs/measurements.md); the runs "
+                          "themselves are what test_lmms_eval_cli.py and test_resume.py run",
+    ("bench", "circular"): "four lmms-eval runs, the circular one of 4 x 600 lines even with --lite "
+                           "(docs/measurements.md); test_circular.py runs the circular tasks",
 }
 
 

@@ -24,6 +24,7 @@ def add_bench(commands) -> None:
     scoring = command(benchmarks, "scoring", run_scoring, ("eval",),
                       help="open-world scoring of all 35,566 lines: cached and batched vs the official per-line calls")
     add_manifests(scoring)
+    add_datasets(scoring)
     scoring.add_argument("--encoder", default="minilm", help="text encoder (default: minilm, offline)")
     renamed(scoring, "--official-lines", "--released-lines", type=positive, default=2000,
             help="lines to time the official scorer's approach on (default 2000; it is slow)")
@@ -75,7 +76,7 @@ def run_prepare(args: argparse.Namespace) -> None:
 def run_scoring(args: argparse.Namespace) -> None:
     from finebench.scoring.benchmark import bench_scoring
 
-    print(bench_scoring(args.manifests, args.encoder, args.official_lines))
+    print(bench_scoring(args.manifests, args.encoder, args.official_lines, args.datasets))
 
 
 def run_harness(args: argparse.Namespace) -> None:
