@@ -1,5 +1,11 @@
 """Shared fixtures: the official manifests (read-only, from ../shared) and generated archives.
 
+The suite runs on every core (pytest-xdist, `-n auto --dist loadscope` in pyproject.toml): each module is a
+unit of work, so that its module-scoped fixtures are built once, on one worker. The order decides the suite's
+length: the modules with the most `slow(seconds=…)` go first, so that no long one starts last and leaves the
+other cores idle at the end. (Not `--dist loadgroup` with finer units: on pytest 9.2 xdist's groups are
+silently ignored, pytest-dev/pytest-xdist#1386.)
+
 Tests whose input is not beside the project (the manifests, the released CoT set, the
 paper's text) skip on a developer's machine, and the summary at the end says how many
 and why. Under CI (CI=true, which .ci/run sets) a skip is a failure: CI must never go
@@ -8,7 +14,9 @@ green on part of the suite.
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -49,6 +57,25 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.line("under CI (CI=true) each of these is a failure")
 
 
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto`: one worker per core this process may use, at most four (the heavy tests start processes of
+    their own, and beyond four workers the longest test, not the cores, sets the suite's length)."""
+    return max(1, min(4, len(os.sched_getaffinity(0))))
+
+
+def _seconds(item) -> float:
+    mark = item.get_closest_marker("slow")
+    return float(mark.kwargs.get("seconds", 60)) if mark else 0.0
+
+
+def pytest_collection_modifyitems(config, items):
+    """The modules with the most `slow` seconds first; within a module, the tests as written."""
+    weights: dict[str, float] = {}
+    for item in items:
+        weights[item.module.__name__] = weights.get(item.module.__name__, 0.0) + _seconds(item)
+    items.sort(key=lambda item: -weights[item.module.__name__])  # stable
+
+
 @pytest.fixture(scope="session")
 def manifest_dir() -> Path:
     if not (MANIFEST_DIR / "bird_seen.jsonl").is_file():
@@ -87,19 +114,33 @@ def home(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture(scope="session")
 def prepared_home(tmp_path_factory, manifests, manifest_dir) -> Path:
-    """A FINEBENCH_HOME with every dataset prepared from tiny generated archives (about 20 s)."""
+    """A FINEBENCH_HOME with every dataset prepared from tiny generated archives (about 20 s), made once per run:
+    the first test worker that needs it makes it while the others wait, then all read it (what tests write there
+    are caches, each file whole or not at all)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()  # the run's own
+    home = root / "prepared-home"
+    with open(root / "prepared-home.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / ".made").is_file():  # a worker that died making it left a part: made again
+            shutil.rmtree(home, ignore_errors=True)
+            _make_prepared_home(home, manifests, manifest_dir)
+            (home / ".made").touch()
+    return home
+
+
+def _make_prepared_home(home: Path, manifests, manifest_dir: Path) -> None:
+    from finebench.data.fewshot import prepare_fewshot
     from finebench.data.prepare import prepare
 
-    home = tmp_path_factory.mktemp("prepared-home")
     write_archives(home / "archives", manifests, train_per_class=4, progress=False, workers=2)
     patch = pytest.MonkeyPatch()
     patch.setenv("FINEBENCH_HOME", str(home))
-    prepare(home / "archives", manifest_dir, progress=False)
-    from finebench.data.fewshot import prepare_fewshot
-
-    prepare_fewshot(home / "archives", manifest_dir, seeds=[1])
-    patch.undo()
-    return home
+    try:
+        prepare(home / "archives", manifest_dir, progress=False)
+        prepare_fewshot(home / "archives", manifest_dir, seeds=[1])
+    finally:
+        patch.undo()
 
 
 @pytest.fixture

@@ -47,6 +47,7 @@ def test_template_ensemble_is_the_normalised_mean():
     assert np.allclose(np.linalg.norm(matrix, axis=1), 1.0)
 
 
+@pytest.mark.slow(seconds=60)
 def test_clip_baseline_end_to_end_with_a_random_open_clip_model(prepared_home, tmp_path):
     config = tmp_path / "finebench-tiny-clip.json"
     config.write_text(json.dumps(TINY_CLIP))
@@ -155,6 +156,7 @@ def test_cot_prompt_appends_step_by_step():
     assert cot_closed_doc_to_text(doc).endswith("<answer>choice</answer>. Let's think step by step.")
 
 
+@pytest.mark.slow(seconds=15)
 def test_clip_benchmark_prints_both_paths(manifest_dir):
     from finebench.baselines.benchmark import bench_clip
 

@@ -54,6 +54,7 @@ def samples(run: Path) -> list[dict]:
             for line in path.read_text().splitlines()]
 
 
+@pytest.mark.slow(seconds=22)  # its module's runs
 def test_each_line_is_asked_in_the_four_rotations_of_its_finebench_order(runs, prepared_home):
     prompts = defaultdict(dict)  # sample_id -> rotation -> the options the prompt listed
     for sample in samples(runs["ground_truth"]):

@@ -25,6 +25,7 @@ def rows(report):
     return {check["name"]: check for check in report["checks"]}
 
 
+@pytest.mark.slow(seconds=10)
 def test_a_broken_machine_gets_each_blocker_named_and_a_non_zero_exit():
     started = time.monotonic()
     result = run_finebench("doctor", "--json", "--encoder", "google/siglip-base-patch16-256",
@@ -92,6 +93,7 @@ def test_the_lock_check_names_what_differs(tmp_path):
     assert "-c" in check.fix
 
 
+@pytest.mark.slow(seconds=10)
 def test_eval_stops_before_any_generation_when_the_data_is_not_prepared(tmp_path):
     started = time.monotonic()
     result = run_finebench("eval", "--model", "ground_truth", "--tasks", "finegrained-lite_bird_seen_closed",
@@ -105,6 +107,7 @@ def test_eval_stops_before_any_generation_when_the_data_is_not_prepared(tmp_path
     assert time.monotonic() - started < 90
 
 
+@pytest.mark.slow(seconds=35)
 def test_the_preflight_probes_lmms_eval_once_per_installed_environment(prepared_home, tmp_path, monkeypatch):
     home = tmp_path / "home"
     shutil.copytree(prepared_home / "prepared", home / "prepared")

@@ -51,6 +51,7 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow(seconds=35)  # with its module's mirror
 def test_download_then_prepare_then_a_lite_eval(served, mirror, tmp_path, home, manifest_dir):
     to = tmp_path / "archives"
     outcomes = dl.download(["flower", "pet"], to, progress=False)
@@ -187,6 +188,7 @@ def test_a_disk_too_small_is_refused_before_any_transfer(served, tmp_path, monke
     assert not [r for r in served.requests if r[0] == "GET"]
 
 
+@pytest.mark.slow(seconds=10)
 def test_kill_9_at_several_moments_then_the_same_command_ends_verified(mirror, tmp_path):
     """A child `finebench download` against a slow server (a separate process), killed three times mid-way."""
     port_file = tmp_path / "port"

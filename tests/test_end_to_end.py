@@ -74,6 +74,7 @@ def cells(entry, metric):
             for s in ("seen", "unseen")]
 
 
+@pytest.mark.slow(seconds=170)  # the demo fixture, which the module's tests share
 def test_ground_truth_scores_100_everywhere(demo):
     _, built, _ = demo
     for protocol in ("finebench", "official"):
@@ -114,6 +115,7 @@ def test_the_tiny_qwen_ran_through_the_qwen2_5_vl_backend(demo):
     assert record["finebench_similarity"]["dataset"] == "bird" and "answer" in record["finebench_similarity"]
 
 
+@pytest.mark.slow(seconds=20)
 def test_rescoring_reproduces_the_run_and_ingests(demo, tmp_path):
     home, built, _ = demo
     target = rescore(home / "demo" / "runs" / "all_options", tmp_path / "rescored", "minilm")

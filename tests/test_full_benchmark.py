@@ -12,7 +12,7 @@ from finebench.data.registry import DATASETS
 from finebench.data.store import PreparedStore
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=25)
 def test_all_35566_lines_prepare_and_match_the_manifests(tmp_path, manifests, manifest_dir, home):
     write_archives(tmp_path / "data", manifests, train_per_class=4, layout="fine-r1", progress=False)
     outcomes = prepare(tmp_path / "data", manifest_dir, progress=False)

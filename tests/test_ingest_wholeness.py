@@ -60,6 +60,7 @@ def edit_results(run: Path, change) -> None:
     path.write_text(json.dumps(results))
 
 
+@pytest.mark.slow(seconds=15)  # its module's whole run
 def test_a_whole_run_is_admitted_and_records_its_task_configuration(run):
     [entry] = build_entries(read_run(run))  # closed world in the finebench order: one protocol
     assert entry["partial"] is None and entry["provenance"]["tasks_differ"] is None

@@ -80,6 +80,7 @@ def test_this_environment_is_the_lock():
     assert check.status == doctor.OK, check.found
 
 
+@pytest.mark.slow(seconds=30)
 def test_a_fresh_install_passes_doctor_then_evaluates_through_the_lmms_eval_script(prepared_home, tmp_path):
     environment = {**os.environ, "FINEBENCH_HOME": str(prepared_home), "FINEBENCH_QUEUE": str(tmp_path / "q"),
                    "FINEBENCH_LEADERBOARD_RESULTS": str(tmp_path / "r")}

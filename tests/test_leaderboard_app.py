@@ -41,6 +41,7 @@ def served(tmp_path_factory):
     app.close()
 
 
+@pytest.mark.slow(seconds=25)
 def test_the_app_in_chromium(served, browser):
     url, settings, model, _ = served
     ARTIFACTS.mkdir(exist_ok=True)

@@ -48,6 +48,7 @@ def plain_run(prepared_home, tmp_path_factory):
     return folder / "run", [json.loads(line) for line in calls.read_text().splitlines()]
 
 
+@pytest.mark.slow(seconds=20)  # its module's plain lmms-eval run
 def test_a_suite_glob_through_plain_lmms_eval_generates_each_line_once(plain_run):
     run, calls = plain_run
     answered = Counter((call["task"], call["doc_id"]) for call in calls)
@@ -58,6 +59,7 @@ def test_a_suite_glob_through_plain_lmms_eval_generates_each_line_once(plain_run
     assert len(records(run)) == 1200
 
 
+@pytest.mark.slow(seconds=10)
 def test_the_shim_can_be_turned_off(prepared_home, tmp_path):
     result = subprocess.run([BIN / "lmms-eval", "--model", "ground_truth", "--tasks", f"{SUITE}_bird_seen_closed",
                              "--output_path", str(tmp_path / "run")], capture_output=True, text=True, timeout=600,
@@ -65,6 +67,7 @@ def test_the_shim_can_be_turned_off(prepared_home, tmp_path):
     assert "Tasks not found" in result.stderr and not list(tmp_path.rglob("*_results.json"))
 
 
+@pytest.mark.slow(seconds=20)
 def test_two_processes_give_the_records_and_entries_of_one(plain_run, prepared_home, tmp_path):
     single, _ = plain_run
     calls = tmp_path / "calls.jsonl"
@@ -100,6 +103,7 @@ def test_a_misspelt_task_is_refused_at_once_with_the_nearest_names(prepared_home
     assert not (tmp_path / "run").exists() and time.monotonic() - started < 120
 
 
+@pytest.mark.slow(seconds=12)
 def test_an_old_task_name_is_translated_with_a_note(prepared_home, tmp_path):
     result = subprocess.run([sys.executable, "-m", "finebench", "eval", "--model", "ground_truth", "--tasks",
                              "finegrained_lite_bird_seen_closed", "--limit", "3", "--log_samples", "--output_path",
@@ -110,6 +114,7 @@ def test_an_old_task_name_is_translated_with_a_note(prepared_home, tmp_path):
     assert list((tmp_path / "run").rglob(f"*_samples_{SUITE}_bird_seen_closed.jsonl"))
 
 
+@pytest.mark.slow(seconds=55)
 def test_the_gpu_check_runs_its_cpu_part(prepared_home, tmp_path):
     result = subprocess.run([sys.executable, "-m", "finebench", "gpu-check", "--cpu", "--home", str(prepared_home),
                              "--workdir", str(tmp_path), "--limit", "2"], capture_output=True, text=True, timeout=900)

@@ -53,6 +53,7 @@ def server():
     httpd.shutdown()
 
 
+@pytest.mark.slow(seconds=12)
 def test_openai_compatible_server_end_to_end(server, small_archives, manifest_dir, home, tmp_path):
     from finebench.data.prepare import prepare
 

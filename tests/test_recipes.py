@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from finebench.cli import build_parser
 from finebench.leaderboard.queue import FINISHED
 from finebench.leaderboard.submission import validate_submission
@@ -48,6 +50,7 @@ def test_the_systemd_unit_runs_the_worker_as_asked_and_stops_it_gently(tmp_path)
     assert lines["Restart"] == "on-failure" and lines["EnvironmentFile"] == "-/etc/finebench/worker.env"
 
 
+@pytest.mark.slow(seconds=30)
 def test_the_slurm_script_run_as_slurm_runs_it_evaluates_the_queue(deployment, tmp_path):
     settings, queue, _ = deployment
     identifier = queue.submit(validate_submission("ground_truth", "main", "bfloat16", "reference responder",

@@ -49,6 +49,7 @@ def uninterrupted(prepared_home, tmp_path_factory):
     return scores(folder / "run")
 
 
+@pytest.mark.slow(seconds=55)  # with its module's uninterrupted run
 def test_kill_9_mid_run_then_the_same_command_makes_only_the_missing_calls(prepared_home, uninterrupted, tmp_path):
     journal, mark = tmp_path / "journal", new_mark()
     command = evaluation(tmp_path / "run", "--journal", str(journal))
@@ -71,6 +72,7 @@ def test_kill_9_mid_run_then_the_same_command_makes_only_the_missing_calls(prepa
     assert scores(tmp_path / "run") == uninterrupted
 
 
+@pytest.mark.slow(seconds=30)
 def test_a_killed_worker_leaves_nothing_running_and_its_requeued_request_resumes(deployment, tmp_path, monkeypatch):
     from test_worker import responder_request
 
@@ -116,6 +118,7 @@ def test_an_encoder_that_cannot_load_stops_the_run_before_any_generation(prepare
     assert calls(tmp_path / "calls") == 0
 
 
+@pytest.mark.slow(seconds=25)
 def test_a_scoring_failure_keeps_every_generation_and_says_how_to_finish(prepared_home, uninterrupted, tmp_path):
     result = subprocess.run(evaluation(tmp_path / "run", "--no-preflight", "--no-journal", "--encoder",
                                        str(tmp_path / "no-such-encoder")),

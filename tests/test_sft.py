@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from PIL import Image
 from safetensors.torch import load_file
 
@@ -14,6 +15,7 @@ from finebench.harness.tinymodel import build_tiny_qwen2_5_vl
 from finebench.trainers.cot_import import to_trl
 
 
+@pytest.mark.slow(seconds=15)
 def test_two_sft_steps_then_evaluate_the_checkpoint(prepared_home, tmp_path):
     base = build_tiny_qwen2_5_vl(tmp_path / "base")
     image = tmp_path / "bird.jpg"

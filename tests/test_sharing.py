@@ -59,6 +59,7 @@ def rows(home: Path) -> dict:
     return {name: (unit["rows"], unit["fingerprint"]) for name, unit in metadata["units"].items()}
 
 
+@pytest.mark.slow(seconds=25)
 def test_push_to_a_folder_then_pull_and_read_in_place(from_pet_home, tmp_path):
     shared = tmp_path / "shared copy"
     result = finebench("data", "push", shared.as_uri())
@@ -78,6 +79,7 @@ def test_push_to_a_folder_then_pull_and_read_in_place(from_pet_home, tmp_path):
     assert scores["finebench_accuracy,none"] == 100 and scores["official_accuracy,none"] == 100
 
 
+@pytest.mark.slow(seconds=12)
 def test_a_partial_a_tampered_and_a_foreign_copy_are_refused(from_pet_home, tmp_path):
     shared = tmp_path / "copy"
     sharing.push(str(shared))
@@ -127,6 +129,7 @@ def hub(monkeypatch, tmp_path):
         yield server
 
 
+@pytest.mark.slow(seconds=25)
 def test_push_to_the_hub_then_pull_at_a_pinned_commit_and_read_in_place(from_pet_home, hub, tmp_path):
     where = sharing.push("hf://datasets/lab/finebench-data")
     assert hub.created == {"lab/finebench-data": "private"}  # private unless --public

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 from chromium import choose, click_tab, free_port, page_text, type_into, wait_for
 from test_conditions import STRONG, WEAK, entry_with_lines, publish_all
@@ -75,6 +76,7 @@ def start_app(space: Path, port: int, **variables) -> subprocess.Popen:
                             start_new_session=True)
 
 
+@pytest.mark.slow(seconds=50)
 def test_the_space_folder_alone_installs_in_a_fresh_venv_and_serves_the_leaderboard(tmp_path, browser):
     assert write_space(tmp_path / "written").returncode == 0
     space = tmp_path / "elsewhere" / "space"

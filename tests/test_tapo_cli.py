@@ -4,6 +4,7 @@ import json
 import shutil
 
 import datasets
+import pytest
 from safetensors.torch import load_file
 
 from finebench.cli import main
@@ -12,6 +13,7 @@ from finebench.harness.tinymodel import build_tiny_qwen2_5_vl
 from finebench.results import entries
 
 
+@pytest.mark.slow(seconds=75)
 def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tmp_path, monkeypatch):
     monkeypatch.setenv("FINEBENCH_HOME", str(prepared_home))
     data = tmp_path / "data"

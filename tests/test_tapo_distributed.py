@@ -16,6 +16,7 @@ from finebench.trainers.tapo_data import noise_rows
 ACCELERATE = Path(sys.executable).parent / "accelerate"
 
 
+@pytest.mark.slow(seconds=20)
 def test_two_processes_train_in_lockstep(tmp_path):
     model = build_tiny_qwen2_5_vl(tmp_path / "model")
     noise_rows(8, 56).to_parquet(str(tmp_path / "tapo_train.parquet"))

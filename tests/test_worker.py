@@ -61,6 +61,7 @@ def kill_a_worker_mid_evaluation(queue, workers) -> tuple[str, int]:
         worker.communicate(timeout=60)[0][-2000:] for worker in workers if worker.poll() is not None))
 
 
+@pytest.mark.slow(seconds=60)
 def test_racing_worker_processes_evaluate_each_request_once_and_a_killed_ones_request_finishes(
         deployment, monkeypatch, tmp_path):
     settings, queue, results = deployment
@@ -167,6 +168,7 @@ def test_publish_validates_and_keeps_revisions_apart(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([Path(main).name, Path(second).name])
 
 
+@pytest.mark.slow(seconds=12)
 def test_a_machine_that_cannot_evaluate_leaves_the_request_pending(deployment, tmp_path, monkeypatch):
     settings, queue, results = deployment
     request = queue.submit(responder_request("ground_truth", settings))
@@ -179,6 +181,7 @@ def test_a_machine_that_cannot_evaluate_leaves_the_request_pending(deployment, t
     assert not (settings.runs_dir / request.id).exists()
 
 
+@pytest.mark.slow(seconds=12)
 def test_a_failing_evaluation_is_marked_failed_with_its_reason(deployment, tmp_path):
     settings, queue, results = deployment
     model = tmp_path / "models" / "broken"
@@ -204,6 +207,7 @@ def wait_until_evaluating(queue, identifier: str, worker: subprocess.Popen) -> N
     raise AssertionError(f"never seen evaluating: {worker.communicate(timeout=60)[0][-3000:]}")
 
 
+@pytest.mark.slow(seconds=35)
 def test_sigterm_mid_evaluation_gives_the_request_back_and_it_later_finishes_once(deployment):
     """What systemd's stop, Slurm's end of job or `docker stop` does to a worker: SIGTERM to the worker alone.
     Its evaluation's tree stops, the request is PENDING again, nothing is published, the worker reports itself
