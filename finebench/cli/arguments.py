@@ -30,6 +30,13 @@ def positive(text: str) -> int:
     return value
 
 
+def port(text: str) -> int:
+    value = int(text) if text.isdigit() else 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a TCP port, 1 to 65535, not {text!r}")
+    return value
+
+
 def size(text: str) -> tuple[int, int]:
     try:
         width, height = (int(part) for part in text.lower().split("x"))

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
 from finebench.errors import FinebenchError
 from finebench.harness.tasknames import BENCHMARK, DEFAULT_GLOB, benchmark_group, rename_legacy
 
-from .arguments import add_output, command, positive
+from .arguments import add_output, command, port, positive
 
 EVAL_HELP = f"""usage: finebench eval [--encoder NAME] [--processes N] [--journal DIR | --no-journal] [--no-preflight]
+                      [--nnodes N --node-rank R --master-addr HOST [--master-port P]]
                       <lmms-eval arguments>
 
 Runs lmms-eval with finebench's task folder included (no --include_path needed) and, with
 --encoder, the text encoder of the open-world similarity (default: the official
 google/siglip-base-patch16-256; 'minilm' works offline). --processes N runs N data-parallel
 processes through torchrun (one per GPU; on a machine without one, N CPU processes).
+
+Across machines, run it once per machine with the same arguments but --node-rank (0 to N-1):
+--nnodes N machines meet at node 0's --master-addr and --master-port (default 29500), each
+with --processes N of its own. Under Slurm, `srun --ntasks-per-node=1 finebench eval …` needs
+none of them: they are read from the job step. Node 0 writes the results.
 
 Every answer is journaled as it is made (default $FINEBENCH_HOME/journal, or --journal DIR):
 after a crash, the same command (into a new or emptied --output_path) generates only what is
@@ -34,6 +41,8 @@ kept and the message says how to finish it with `finebench rescore`. Task names 
   finebench eval --processes 8 --model qwen2_5_vl --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct \\
       --tasks '{DEFAULT_GLOB}' --log_samples --output_path runs/qwen7b
   finebench eval --model ground_truth --tasks {benchmark_group(lite=True)} --log_samples --output_path runs/check
+  finebench eval --nnodes 2 --node-rank 0 --master-addr node-a --processes 8 --model qwen2_5_vl \\
+      --model_args pretrained=Qwen/Qwen2.5-VL-7B-Instruct --tasks '{DEFAULT_GLOB}' --log_samples --output_path runs/x
 See `lmms-eval --help` for its own arguments.
 """
 
@@ -43,7 +52,8 @@ def add_eval(commands) -> None:
     command(commands, "eval", None, ("eval",), add_help=False,
             help=f"run lmms-eval with the {BENCHMARK}_* tasks included",
             description="finebench eval [--encoder NAME] [--processes N] [--journal DIR | --no-journal] "
-                        "[--no-preflight] <lmms-eval arguments>")
+                        "[--no-preflight] [--nnodes N --node-rank R --master-addr HOST [--master-port P]] "
+                        "<lmms-eval arguments>")
 
 
 def _own_options() -> argparse.ArgumentParser:
@@ -54,6 +64,10 @@ def _own_options() -> argparse.ArgumentParser:
     parser.add_argument("--no-preflight", dest="preflight", action="store_false")
     parser.add_argument("--journal", type=Path)
     parser.add_argument("--no-journal", dest="use_journal", action="store_false")
+    parser.add_argument("--nnodes", type=positive)
+    parser.add_argument("--node-rank", type=int)
+    parser.add_argument("--master-addr")
+    parser.add_argument("--master-port", type=port)
     return parser
 
 
@@ -63,6 +77,7 @@ def run_eval(arguments: list[str]) -> int:
     from finebench.harness.doctor import check_writable_folder, preflight_evaluation
     from finebench.harness.evalrun import option_value, run_lmms_eval
     from finebench.harness.journal import default_folder
+    from finebench.harness.nodes import placement
 
     if not arguments or arguments[0] in ("-h", "--help"):
         print(EVAL_HELP)
@@ -71,7 +86,9 @@ def run_eval(arguments: list[str]) -> int:
         own, arguments = _own_options().parse_known_args(arguments)
     except SystemExit:
         raise FinebenchError("finebench eval's own options are --encoder NAME, --processes N, --journal DIR, "
-                             "--no-journal and --no-preflight", "see finebench eval --help") from None
+                             "--no-journal, --no-preflight, --nnodes N, --node-rank R, --master-addr HOST and "
+                             "--master-port P", "see finebench eval --help") from None
+    nodes = placement(own.nnodes, own.node_rank, own.master_addr, own.master_port)
     extras.require(("eval",))
     arguments = renamed_tasks(arguments)
     variables = preflight_evaluation("eval", arguments, encoder=own.encoder) if own.preflight else {}
@@ -80,14 +97,23 @@ def run_eval(arguments: list[str]) -> int:
         writable = check_writable_folder("journal folder", journal, "--journal (or FINEBENCH_JOURNAL)")
         if writable.blocks:
             raise FinebenchError(f"the journal cannot be written: {writable.found}", f"{writable.fix}, or --no-journal")
-        print(f"finebench eval: answers are journaled in {journal} (--no-journal: off)", file=sys.stderr)
+        shared = " (on a filesystem every node sees, a rerun elsewhere finds every answer)" if nodes.several else ""
+        print(f"finebench eval: answers are journaled in {journal}{shared} (--no-journal: off)", file=sys.stderr)
     output = option_value(arguments, "--output_path")
+    run = functools.partial(run_lmms_eval, arguments, own.encoder, variables=variables, processes=own.processes,
+                            journal=journal, nodes=nodes)
+    if nodes.several:
+        print(f"finebench eval: {nodes.describe(own.processes)}", file=sys.stderr)
+    if output is not None and nodes.rank > 0:
+        print(f"finebench eval: node 0 writes the results into {output}; this node's ranks answer their share",
+              file=sys.stderr)
+        return run()
     if output is None:
-        return run_lmms_eval(arguments, own.encoder, variables=variables, processes=own.processes, journal=journal)
+        return run()
     busy = FinebenchError(f"another finebench eval is writing into {output}",
                           "wait for it, or give this run another --output_path")
     with atomic.exclusive(Path(output) / ".finebench-eval.lock", busy):
-        return run_lmms_eval(arguments, own.encoder, variables=variables, processes=own.processes, journal=journal)
+        return run()
 
 
 def renamed_tasks(arguments: list[str]) -> list[str]:

@@ -29,6 +29,7 @@ from finebench.scoring.encoders import ENCODER_VARIABLE
 from . import guard
 from .journal import JOURNAL_VARIABLE
 from .lmms_plugin import ONLY, SWITCH
+from .nodes import Nodes
 from .taskgen import tasks_dir
 
 SEPARATORS = ",="  # lmms-eval splits the values of --output_path and --model_args on these
@@ -62,17 +63,17 @@ class PathLinks:
             shutil.rmtree(self._folder, ignore_errors=True)
 
 
-def launcher(processes: int) -> list[str]:
+def launcher(processes: int, nodes: Nodes = Nodes()) -> list[str]:
     """How lmms-eval is started: one Python process, or torchrun's data-parallel processes on this
-    machine (one per GPU, where each model's Accelerator takes the GPU of its LOCAL_RANK; without a
-    GPU, CPU processes over gloo, which `accelerate launch --cpu` cannot start: it runs one)."""
-    if processes == 1:
+    machine and the other nodes (one per GPU, where each model's Accelerator takes the GPU of its LOCAL_RANK;
+    without a GPU, CPU processes over gloo, which `accelerate launch --cpu` cannot start: it runs one)."""
+    if processes == 1 and not nodes.several:
         return [sys.executable, "-m", "lmms_eval"]
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes),
-            "-m", "lmms_eval"]
+    return [sys.executable, "-m", "torch.distributed.run", *nodes.torchrun(processes), "-m", "lmms_eval"]
 
 
-def lmms_eval_command(arguments: Sequence[str], links: PathLinks, processes: int = 1) -> list[str]:
+def lmms_eval_command(arguments: Sequence[str], links: PathLinks, processes: int = 1,
+                      nodes: Nodes = Nodes()) -> list[str]:
     arguments = list(arguments)
     if "--include_path" not in arguments:
         arguments += ["--include_path", str(tasks_dir())]
@@ -82,7 +83,7 @@ def lmms_eval_command(arguments: Sequence[str], links: PathLinks, processes: int
         elif argument.startswith(tuple(f"{option}=" for option in PATH_OPTIONS)):
             option, value = argument.split("=", 1)
             arguments[index] = f"{option}={links.carry(value)}"
-    return [*launcher(processes), *arguments]
+    return [*launcher(processes, nodes), *arguments]
 
 
 def option_value(arguments: Sequence[str], name: str) -> str | None:
@@ -120,11 +121,12 @@ def only_finebench_tasks(selection: str | None) -> bool:
 
 def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Path | None = None,
                   log: Path | None = None, variables: Mapping[str, str] | None = None, processes: int = 1,
-                  journal: Path | None = None) -> int:
+                  journal: Path | None = None, nodes: Nodes = Nodes()) -> int:
     """Run lmms-eval under a guard (its whole process tree dies with this process); ``home`` is the
     FINEBENCH_HOME its task hooks read the prepared data from, ``log`` a file for its output (default: this
-    terminal), ``variables`` more of its environment, ``processes`` data-parallel processes, ``journal``
-    the generation journal's folder (None: none)."""
+    terminal), ``variables`` more of its environment, ``processes`` data-parallel processes (on this node
+    of ``nodes``), ``journal`` the generation journal's folder (None: none). On a node other than node 0
+    lmms-eval writes no results, so none are looked for."""
     environment = {**os.environ, **(variables or {})}
     environment.pop(JOURNAL_VARIABLE, None)
     if journal is not None:
@@ -137,7 +139,7 @@ def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Pa
         environment[SWITCH] = ONLY
     started = time.time()
     with PathLinks() as links:
-        command = lmms_eval_command(arguments, links, processes)
+        command = lmms_eval_command(arguments, links, processes, nodes)
         if log is None:
             code = guard.call(command, env=environment)
         else:
@@ -145,7 +147,7 @@ def run_lmms_eval(arguments: Sequence[str], encoder: str | None = None, home: Pa
             with open(log, "w") as handle:
                 code = guard.call(command, env=environment, stdout=handle, stderr=subprocess.STDOUT)
     output = option_value(arguments, "--output_path")
-    if code == 0 and output:
+    if code == 0 and output and nodes.rank == 0:
         fresh = [path for path in Path(output).rglob("*_results.json") if path.stat().st_mtime >= started]
         if not fresh:
             print(f"finebench eval: lmms-eval wrote no results to {output}; its log {log or 'above'} says why "
