@@ -5,36 +5,21 @@ on one node mid-run, the same two commands generate only what is missing, whiche
 The same two nodes placed by the variables srun sets, with no placement option."""
 
 import json
-import os
 import subprocess
-import sys
 from collections import Counter
 
 import pytest
 from chromium import free_port
 from processes import new_mark, survivors, wait_for_lines
 from test_lmms_eval_cli import records
+from test_resume import LINES, environment, evaluation, run_uninterrupted, scores  # TASKS: 50 closed, 50 open lines
 
 from finebench.errors import FinebenchError
-from finebench.harness.journal import CHUNK_VARIABLE, read_records
+from finebench.harness.journal import read_records
 from finebench.harness.nodes import DEFAULT_PORT, SLURM_PORTS, expand_hostlist, from_slurm, placement
 from finebench.harness.responders import DELAY_VARIABLE, LOG_VARIABLE
-from finebench.harness.runs import read_run
-from finebench.results.ingest import build_entries
 
-TASKS = "finegrained-lite_pet_seen_*"  # 50 closed-world and 50 open-world lines
-LINES = 100
 NODE_SECONDS = 300
-
-
-def environment(home, **more):
-    return {**os.environ, "FINEBENCH_HOME": str(home), "FINEBENCH_ENCODER": "minilm", CHUNK_VARIABLE: "5",
-            **{key: str(value) for key, value in more.items()}}
-
-
-def evaluation(output, *options):
-    return [sys.executable, "-m", "finebench", "eval", *options, "--model", "random_option", "--tasks", TASKS,
-            "--log_samples", "--output_path", str(output)]
 
 
 def placed(node: int, port: int) -> list[str]:
@@ -57,10 +42,6 @@ def logged(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
-def scores(run) -> list:
-    return [entry["scores"] for entry in build_entries(read_run(run), name="m")]
-
-
 def same_records(run, reference) -> None:
     mine, theirs = records(run), records(reference)
     assert mine.keys() == theirs.keys() and len(mine) == LINES
@@ -73,11 +54,7 @@ def same_records(run, reference) -> None:
 
 @pytest.fixture(scope="module")
 def one_process(prepared_home, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("one-process")
-    result = subprocess.run(evaluation(folder / "run", "--no-journal"), env=environment(prepared_home),
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return folder / "run"
+    return run_uninterrupted(prepared_home, tmp_path_factory.mktemp("one-process"))
 
 
 @pytest.mark.slow(seconds=40)  # with its module's one-process run

@@ -40,13 +40,17 @@ def scores(run) -> list:
     return [entry["scores"] for entry in build_entries(read_run(run), name="m")]
 
 
-@pytest.fixture(scope="module")
-def uninterrupted(prepared_home, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("uninterrupted")
-    result = subprocess.run(evaluation(folder / "run", "--no-journal"), env=environment(prepared_home),
+def run_uninterrupted(home, folder):
+    """The run of TASKS by one process, with no journal, in folder/run: what every resumed run must equal."""
+    result = subprocess.run(evaluation(folder / "run", "--no-journal"), env=environment(home),
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    return scores(folder / "run")
+    return folder / "run"
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(prepared_home, tmp_path_factory):
+    return run_uninterrupted(prepared_home, tmp_path_factory.mktemp("uninterrupted"))
 
 
 @pytest.mark.slow(seconds=55)  # with its module's uninterrupted run
@@ -69,7 +73,7 @@ def test_kill_9_mid_run_then_the_same_command_makes_only_the_missing_calls(prepa
     assert second.returncode == 0, second.stderr[-2000:]
     assert calls(tmp_path / "calls-2") == LINES - journaled
     assert f"{journaled} of {LINES} answers read" in second.stderr
-    assert scores(tmp_path / "run") == uninterrupted
+    assert scores(tmp_path / "run") == scores(uninterrupted)
 
 
 @pytest.mark.slow(seconds=30)
@@ -134,4 +138,4 @@ def test_a_scoring_failure_keeps_every_generation_and_says_how_to_finish(prepare
                                str(tmp_path / "rescored"), "--encoder", "minilm"], capture_output=True, text=True,
                               timeout=600, env=environment(prepared_home))
     assert rescored.returncode == 0, rescored.stderr[-2000:]
-    assert scores(tmp_path / "rescored") == uninterrupted  # finished without generating again
+    assert scores(tmp_path / "rescored") == scores(uninterrupted)  # finished without generating again

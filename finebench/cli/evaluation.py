@@ -97,18 +97,18 @@ def run_eval(arguments: list[str]) -> int:
         writable = check_writable_folder("journal folder", journal, "--journal (or FINEBENCH_JOURNAL)")
         if writable.blocks:
             raise FinebenchError(f"the journal cannot be written: {writable.found}", f"{writable.fix}, or --no-journal")
-        shared = " (on a filesystem every node sees, a rerun elsewhere finds every answer)" if nodes.several else ""
+        shared = " (keep it where every node sees it: a rerun on other nodes then finds every answer)" \
+            if nodes.several else ""
         print(f"finebench eval: answers are journaled in {journal}{shared} (--no-journal: off)", file=sys.stderr)
     output = option_value(arguments, "--output_path")
     run = functools.partial(run_lmms_eval, arguments, own.encoder, variables=variables, processes=own.processes,
                             journal=journal, nodes=nodes)
     if nodes.several:
         print(f"finebench eval: {nodes.describe(own.processes)}", file=sys.stderr)
-    if output is not None and nodes.rank > 0:
-        print(f"finebench eval: node 0 writes the results into {output}; this node's ranks answer their share",
-              file=sys.stderr)
-        return run()
-    if output is None:
+    if output is None or nodes.rank > 0:  # only node 0 writes into the output folder
+        if output is not None:
+            print(f"finebench eval: node 0 writes the results into {output}; this node's ranks answer their share",
+                  file=sys.stderr)
         return run()
     busy = FinebenchError(f"another finebench eval is writing into {output}",
                           "wait for it, or give this run another --output_path")
