@@ -129,6 +129,7 @@ def test_placement_from_slurm():
     exported = from_slurm({**step, "MASTER_ADDR": "10.0.0.7", "MASTER_PORT": "41000"})
     assert (exported.master_addr, exported.master_port) == ("10.0.0.7", 41000)
     assert placement(2, 0, "other", 29400, environment=step).source == "the command line"  # the options win
+    assert placement(None, None, None, 29400, environment=step).master_port == 29400  # and the port alone
     assert from_slurm({"SLURM_JOB_ID": "9", "SLURM_NNODES": "1", "SLURM_PROCID": "0"}) is None
     with pytest.raises(FinebenchError, match="outside srun") as outside:
         from_slurm({"SLURM_JOB_ID": "9", "SLURM_NNODES": "2", "SLURM_PROCID": "0"})  # a batch script's own shell

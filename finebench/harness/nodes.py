@@ -15,6 +15,7 @@ that two jobs sharing a first node do not meet at one port.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -56,7 +57,10 @@ def placement(count: int | None, rank: int | None, master_addr: str | None, mast
               environment: Mapping[str, str] = os.environ) -> Nodes:
     """The nodes from the command line's options (None: not given) or, without them, from a Slurm step."""
     if count is None and rank is None and master_addr is None:
-        return from_slurm(environment) or Nodes(master_port=master_port or DEFAULT_PORT)
+        slurm = from_slurm(environment)
+        if slurm is not None and master_port is not None:  # --master-port still chooses the port
+            return dataclasses.replace(slurm, master_port=master_port)
+        return slurm or Nodes(master_port=master_port or DEFAULT_PORT)
     count = 1 if count is None else count
     if count == 1:
         if rank not in (None, 0) or master_addr is not None:
