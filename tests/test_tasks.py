@@ -126,3 +126,25 @@ def test_responders_find_the_options_in_every_closed_prompt():
     options = ["Boeing 737-800", "it's [odd], isn't it", "A330-200", "ATR-72"]
     prompt = closed_prompt("Which aircraft, based on its shape?", options)
     assert options_in_prompt(f"Image 1: an example of ATR-72. {prompt}{STEP_BY_STEP}") == options
+
+
+def test_the_prefetch_embeds_answers_and_each_datasets_class_names_once(monkeypatch):
+    """Scoring compares each answer with its class name and super-category: all of them reach the encoder's
+    background batches, the class names once per process, so lmms-eval's line-by-line scoring finds them."""
+    from types import SimpleNamespace
+
+    from finebench.data.classnames import OFFICIAL_SUPER_CATEGORIES
+    from finebench.data.registry import get_dataset
+    from finebench.harness import taskhooks
+
+    handed: list[list[str]] = []
+    monkeypatch.setattr(taskhooks, "load_encoder", lambda: SimpleNamespace(prefetch=handed.append))
+    monkeypatch.setattr(taskhooks, "_names_prefetched", set())
+    requests = [SimpleNamespace(task_name=name) for name in ("finegrained-lite_pet_seen_open",
+                                                              "finegrained-lite_pet_seen_closed")]
+    taskhooks.prefetch_embeddings(requests, ["<answer>Sphynx</answer>", "<answer>A</answer>"])
+    taskhooks.prefetch_embeddings(requests[:1], ["<answer>Bombay</answer>"])
+    pet = get_dataset("pet")
+    assert {"Sphynx", *pet.class_names, pet.super_category, *OFFICIAL_SUPER_CATEGORIES} <= set(handed[0])
+    assert "A" not in handed[0]  # the closed world's answers are not embedded
+    assert "Bombay" in handed[1] and not set(handed[1]) & (set(pet.class_names) - {"Bombay"})  # not twice
