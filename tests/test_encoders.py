@@ -1,5 +1,7 @@
 """Relative similarity with a real offline encoder (all-MiniLM-L6-v2), caching and loading."""
 
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -39,6 +41,23 @@ def test_hand_checked_relative_similarity(minilm):
     official = (sim("bird", truth) - sim("object", truth)) / (1 - sim("object", truth))
     assert word["official_similarity"]["score"] == pytest.approx(max(0.0, official), abs=1e-6)
     assert word["finebench_similarity"]["encoder"] == "minilm"
+
+
+def test_texts_reach_the_model_in_groups_of_like_length_with_the_embeddings_of_one_at_a_time(monkeypatch):
+    """One long answer (a responder naming every class) among short class names must not pad them all to its
+    length: a group's longest text is at most twice its shortest (the cost is measured in the docstring)."""
+    encoder = encoders.create_encoder("minilm")
+    names = ["Laysan Albatross", "Cardinal", "Black Footed Albatross", "Rhinoceros Auklet", "Sooty Albatross"]
+    texts = [*names, ", ".join(names * 20), "bird"]
+    alone = np.concatenate([encoder._embed_batch([text]) for text in texts])
+    groups = []
+    real_encode = encoder._model.encode
+    monkeypatch.setattr(encoder._model, "encode", lambda batch, **options: groups.append(batch) or
+                        real_encode(batch, **options))
+    together = encoder._embed_batch(texts)
+    assert np.abs(together - alone).max() < 1e-5
+    assert sorted(text for group in groups for text in group) == sorted(texts)
+    assert all(max(map(len, group)) < 2 * min(map(len, group)) for group in groups) and len(groups) > 1
 
 
 def test_each_distinct_string_is_encoded_once(monkeypatch):
@@ -115,6 +134,17 @@ def test_prefetched_texts_are_encoded_once_in_the_background_and_waited_for():
 def test_create_encoder_is_uncached_and_load_encoder_caches_it():
     assert encoders.create_encoder("minilm") is not load_encoder("minilm")
     assert load_encoder("minilm") is load_encoder("minilm")
+
+
+def test_a_sentence_transformers_encoder_loads_without_importing_wandb_which_still_imports_after():
+    """timm (under sentence-transformers) imports wandb when installed: seconds of every evaluation's start."""
+    script = ("import sys; from finebench.scoring.encoders import create_encoder; "
+              "vector = create_encoder('minilm').embed(['Laysan Albatross']); "
+              "print(vector.shape, 'timm' in sys.modules, 'wandb' in sys.modules); import wandb; print(wandb.Run)")
+    shown = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shown.stdout.splitlines()[0] == "(1, 384) True False"  # timm loaded, wandb not
+    assert "wandb" in shown.stdout.splitlines()[1]  # and importable afterwards, for lmms-eval's --wandb_args
 
 
 def test_loading_is_once_per_process_and_thread_safe():

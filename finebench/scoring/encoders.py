@@ -13,9 +13,11 @@ locks, because lmms-eval scores lines from a thread pool.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -164,12 +166,43 @@ class TransformersTextEncoder(TextEncoder):
 class SentenceTransformerEncoder(TextEncoder):
     def __init__(self, name: str, location: str):
         super().__init__(name)
-        from sentence_transformers import SentenceTransformer
+        with _wandb_not_imported():
+            from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(location)
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        return self._model.encode(texts, batch_size=64, convert_to_numpy=True, show_progress_bar=False)
+        """sentence-transformers pads each batch of 64 to its longest text, so one long answer among short class
+        names makes each of them cost as much as it (11x for a batch of bird names here): texts go to the model
+        in groups of like length (within 2x), each padded only to its own longest."""
+        groups: dict[int, list[int]] = {}
+        for index, text in enumerate(texts):
+            groups.setdefault(len(text).bit_length(), []).append(index)
+        vectors: np.ndarray | None = None
+        for indices in groups.values():
+            encoded = self._model.encode([texts[i] for i in indices], batch_size=64, convert_to_numpy=True,
+                                         show_progress_bar=False)
+            if vectors is None:
+                vectors = np.empty((len(texts), encoded.shape[1]), encoded.dtype)
+            vectors[indices] = encoded
+        return vectors if vectors is not None else np.zeros((0, 0), np.float32)
+
+
+@contextmanager
+def _wandb_not_imported():
+    """sentence-transformers imports timm, which imports wandb only to log training summaries, if it is installed
+    (lmms-eval installs it): 2-4 s of CPU in every evaluation that loads such an encoder, for nothing used. While
+    it imports, `import wandb` fails as if it were absent (timm expects that); afterwards it works again, so
+    lmms-eval's --wandb_args is untouched (and wandb imported before is left alone)."""
+    if "wandb" in sys.modules:
+        yield
+        return
+    sys.modules["wandb"] = None  # the import system's own "not importable" mark
+    try:
+        yield
+    finally:
+        if sys.modules.get("wandb", ...) is None:
+            del sys.modules["wandb"]
 
 
 _loaded: dict[str, TextEncoder] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from functools import lru_cache
 from typing import Iterable
 
@@ -33,23 +34,31 @@ def _longest_first(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(((name, normalize(name)) for name in set(names)), key=lambda pair: (-len(pair[1]), pair[0])))
 
 
-def named_classes(answer: str, names: Iterable[str]) -> set[str]:
+def named_classes(answer: str, names: Iterable[str]) -> frozenset[str]:
     """The names the answer mentions, longest first, each span of text claimed once."""
+    return _named_classes(answer, tuple(names))
+
+
+@lru_cache(maxsize=4096)  # a model gives the same answer to many lines (and a responder naming all classes, to all)
+def _named_classes(answer: str, names: tuple[str, ...]) -> frozenset[str]:
     text = normalize(answer)
-    claimed: list[tuple[int, int]] = []
+    starts: list[int] = []  # the claimed spans, sorted and disjoint: an answer listing every class claims
+    ends: list[int] = []  # hundreds, and each new match is checked against its neighbours only
     found = set()
     for name, normalized in _longest_first(tuple(names)):
         if normalized not in text:  # a plain substring test rules out almost every name cheaply
             continue
         for match in _name_pattern(name).finditer(text):
             start, end = match.span()
-            if all(end <= left or start >= right for left, right in claimed):
-                claimed.append((start, end))
+            place = bisect_right(starts, start)
+            if (place == 0 or ends[place - 1] <= start) and (place == len(starts) or end <= starts[place]):
+                starts.insert(place, start)
+                ends.insert(place, end)
                 found.add(name)
-    return found
+    return frozenset(found)
 
 
-def only_target(named: set[str], target: str) -> bool:
+def only_target(named: frozenset[str], target: str) -> bool:
     """finebench's rule on what an answer names: the target, and no other of the names."""
     return named == {target}
 
