@@ -11,6 +11,7 @@ from pathlib import Path
 
 HOME_VARIABLE = "FINEBENCH_HOME"
 DEFAULT_HOME = Path("~/.cache/finebench")
+PROBES_VARIABLE = "FINEBENCH_PROBE_CACHE"
 
 
 def finebench_home() -> Path:
@@ -40,3 +41,11 @@ def archives_dir(home: Path | None = None) -> Path:
 def leaderboard_cache_dir(home: Path | None = None) -> Path:
     """The entries the leaderboard read from each results location, kept between its starts."""
     return (home or finebench_home()) / "leaderboard-cache"
+
+
+def probe_cache_dir() -> Path:
+    """The slow probes' remembered answers (lmms-eval's evaluator, the text encoder): they depend on the
+    installed environment, not on the data, so one folder per user serves every FINEBENCH_HOME (the demo's own,
+    a lab's several) and an environment is probed once. ``$FINEBENCH_PROBE_CACHE``, else the user's cache."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache") / "finebench-probes"
+    return Path(os.environ.get(PROBES_VARIABLE) or default).expanduser()

@@ -24,6 +24,7 @@ import pytest
 
 from finebench.data.fixtures import write_archives
 from finebench.data.manifests import load_manifests
+from finebench.home import PROBES_VARIABLE
 
 REPO = Path(__file__).resolve().parents[1]
 MANIFEST_DIR = Path(os.environ.get("FINEBENCH_TEST_MANIFESTS", REPO.parent / "shared" / "reference" / "official-eval"))
@@ -96,6 +97,22 @@ def small_archives(tmp_path_factory, manifests) -> Path:
     return root
 
 
+def run_folder(tmp_path_factory) -> Path:
+    """The temporary folder of this run that every worker shares (each worker's own is inside it)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_probe_cache(tmp_path_factory):
+    """The run's own remembered probes (not the user's), one folder for every worker: each home a test makes
+    is the same installed environment, probed once, as a user's several homes are."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv(PROBES_VARIABLE, str(run_folder(tmp_path_factory) / "probe-cache"))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def own_journal(tmp_path, monkeypatch) -> None:
     """Each test's evaluations journal into a folder of their own: answers one test made are never
@@ -117,8 +134,7 @@ def prepared_home(tmp_path_factory, manifests, manifest_dir) -> Path:
     """A FINEBENCH_HOME with every dataset prepared from tiny generated archives (about 20 s), made once per run:
     the first test worker that needs it makes it while the others wait, then all read it (what tests write there
     are caches, each file whole or not at all)."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    root = tmp_path_factory.getbasetemp().parent if worker else tmp_path_factory.getbasetemp()  # the run's own
+    root = run_folder(tmp_path_factory)
     home = root / "prepared-home"
     with open(root / "prepared-home.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

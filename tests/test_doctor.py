@@ -107,17 +107,23 @@ def test_eval_stops_before_any_generation_when_the_data_is_not_prepared(tmp_path
     assert time.monotonic() - started < 90
 
 
-@pytest.mark.slow(seconds=35)
-def test_the_preflight_probes_lmms_eval_once_per_installed_environment(prepared_home, tmp_path, monkeypatch):
+@pytest.mark.slow(seconds=15)
+def test_the_preflight_probes_lmms_eval_once_per_installed_environment_whichever_the_home(prepared_home, tmp_path,
+                                                                                          monkeypatch):
+    monkeypatch.setenv("FINEBENCH_PROBE_CACHE", str(tmp_path / "probes"))
     home = tmp_path / "home"
     shutil.copytree(prepared_home / "prepared", home / "prepared")
     probes = []
     real_probe = doctor.run_probe
     monkeypatch.setattr(doctor.probes, "run_probe", lambda *args: probes.append(args) or real_probe(*args))
-    for _ in range(2):
-        found = doctor.preflight("finegrained_bird_seen_closed,finegrained_pet_unseen_closed", tmp_path / "run", home)
+    for each in (home, home, prepared_home):  # the demo's home, a lab's second one: the same environment
+        found = doctor.preflight("finegrained_bird_seen_closed,finegrained_pet_unseen_closed", tmp_path / "run", each)
         assert not [check for check in found.checks if check.blocks] and len(probes) == 1
+    remembered = [path.name for path in (tmp_path / "probes").glob("*.json")]
+    assert remembered == [f"lmms-eval-{doctor.probes.environment_key()}.json"]
     monkeypatch.setattr(doctor.probes, "environment_key", lambda: "something-was-upgraded")
+    upgraded = {"evaluator": {"ok": True, "seconds": 1}}
+    monkeypatch.setattr(doctor.probes, "run_probe", lambda *args: probes.append(args) or upgraded)
     doctor.preflight("finegrained_bird_seen_closed", None, home)
     assert len(probes) == 2  # a changed environment is probed again
     with pytest.raises(FinebenchError, match="not prepared"):
@@ -126,9 +132,10 @@ def test_the_preflight_probes_lmms_eval_once_per_installed_environment(prepared_
 
 def test_an_open_world_selection_loads_the_encoder_and_remembers_only_success(prepared_home, tmp_path,
                                                                               monkeypatch):
+    monkeypatch.setenv("FINEBENCH_PROBE_CACHE", str(tmp_path / "probes"))
     home = tmp_path / "home"
     shutil.copytree(prepared_home / "prepared", home / "prepared")
-    monkeypatch.setattr(doctor.probes, "evaluator_report", lambda home: {"evaluator": {"ok": True, "seconds": 1}})
+    monkeypatch.setattr(doctor.probes, "evaluator_report", lambda: {"evaluator": {"ok": True, "seconds": 1}})
     answers = iter([{"error": "cannot load the text encoder 'x'"}, {"dimensions": 384, "seconds": 2.0}])
     monkeypatch.setattr(doctor.probes, "run_probe", lambda *args: next(answers))
 
@@ -148,9 +155,10 @@ def test_an_open_world_selection_loads_the_encoder_and_remembers_only_success(pr
 def test_a_failing_evaluator_is_a_blocker_that_is_never_remembered(tmp_path, monkeypatch):
     broken = {"evaluator": {"ok": False, "error": "ModuleNotFoundError: No module named 'filelock._api'"}}
     monkeypatch.setattr(doctor.probes, "run_probe", lambda *args: broken)
-    [check] = doctor.lmms_eval_checks(doctor.evaluator_report(tmp_path), tasks_checked=False)
+    monkeypatch.setenv("FINEBENCH_PROBE_CACHE", str(tmp_path / "probes"))
+    [check] = doctor.lmms_eval_checks(doctor.evaluator_report(), tasks_checked=False)
     assert check.blocks and "filelock._api" in check.found and "-c" in check.fix
-    assert not list((tmp_path / "cache").glob("*.json"))  # nothing remembered (its lock file may remain)
+    assert not list((tmp_path / "probes").glob("*.json"))  # nothing remembered (its lock file may remain)
 
 
 def test_processes_starting_together_probe_once_and_share_the_report(tmp_path):

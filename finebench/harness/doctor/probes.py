@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 
 from finebench import extras
 from finebench.errors import FinebenchError
-from finebench.home import finebench_home
+from finebench.home import probe_cache_dir
 
 from .check import FAIL, INFO, OK, WARN, Check
 
@@ -95,10 +95,10 @@ def environment_key() -> str:
     return hashlib.sha256("\n".join([sys.executable, *installed, *all_names()]).encode()).hexdigest()[:16]
 
 
-def evaluator_report(home: Path | None = None) -> dict:
-    """The evaluator probe with lmms-eval's task index, remembered per environment under the home's
-    cache: importing lmms-eval costs seconds and gives the same answer until something installed changes."""
-    cached = (home or finebench_home()) / "cache" / f"lmms-eval-probe-{environment_key()}.json"
+def evaluator_report() -> dict:
+    """The evaluator probe with lmms-eval's task index, remembered per environment (probe_cache_dir):
+    importing lmms-eval costs seconds and gives the same answer until something installed changes."""
+    cached = probe_cache_dir() / f"lmms-eval-{environment_key()}.json"
     return remembered(cached, lambda: run_probe("lmms-eval", "tasks", PROBE_TIMEOUT),
                       lambda report: report.get("evaluator", {}).get("ok"))
 

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from finebench import extras
 from finebench.errors import FinebenchError
-from finebench.home import HOME_VARIABLE, finebench_home
+from finebench.home import HOME_VARIABLE, finebench_home, probe_cache_dir
 
 from ..tasknames import DEFAULT_GLOB, open_world_selected, selected_units
 from . import probes
@@ -87,13 +87,13 @@ def check_output_folder(output: Path) -> Check:
     return writable
 
 
-def encoder_check(encoder: str | None, home: Path | None, reachable: bool, why: str) -> Check:
+def encoder_check(encoder: str | None, reachable: bool, why: str) -> Check:
     """check_encoder, a success remembered per environment, encoder and hub access (a load costs seconds)."""
     from finebench.scoring.encoders import selected_encoder_name
 
     selected = selected_encoder_name(encoder)
     slug = hashlib.sha256(f"{probes.environment_key()}:{selected}:{reachable}".encode()).hexdigest()[:16]
-    cached = (home or finebench_home()) / "cache" / f"encoder-probe-{slug}.json"
+    cached = probe_cache_dir() / f"encoder-{slug}.json"
     report = probes.remembered(cached, lambda: asdict(check_encoder(encoder, hub=(reachable, why))),
                         lambda report: not Check(**report).blocks)
     return Check(**report)
@@ -111,8 +111,8 @@ def preflight(selection: str | None, output: Path | None = None, home: Path | No
     if output is not None:
         checks.append(check_output_folder(output))
     with ThreadPoolExecutor(2) as pool:  # the two probes, when not remembered, run at the same time
-        report = pool.submit(probes.evaluator_report, home)
-        text_encoder = pool.submit(encoder_check, encoder, home, reachable, why) if selection and \
+        report = pool.submit(probes.evaluator_report)
+        text_encoder = pool.submit(encoder_check, encoder, reachable, why) if selection and \
             open_world_selected(selection) and extras.installed_version("lmms-eval") else None
         report = report.result()
         checks += probes.lmms_eval_checks(report, tasks_checked=False)
