@@ -6,7 +6,7 @@ import argparse
 import shlex
 from pathlib import Path
 
-from finebench.cli.arguments import command
+from finebench.cli.arguments import command, positive
 from finebench.errors import FinebenchError
 from finebench.results.entries import FAMILIES
 from finebench.scoring.protocols import Protocol
@@ -65,6 +65,8 @@ def add_commands(commands) -> None:
     worker.add_argument("--poll", type=float, default=30, help="seconds between looks at an empty queue")
     worker.add_argument("--model-args", default="", help="extra lmms-eval model arguments, e.g. device_map=auto")
     worker.add_argument("--gen-kwargs", default="", help="lmms-eval --gen_kwargs for every request")
+    worker.add_argument("--batch-size", type=positive, default=1,
+                        help="lmms-eval --batch_size for every request: requests per forward pass (default 1)")
     worker.add_argument("--encoder", help="text encoder for the open-world similarity")
     worker.add_argument("--recipe", choices=("systemd", "slurm"),
                         help="print, instead of running, a systemd unit or a Slurm batch script that runs this worker "
@@ -109,7 +111,7 @@ def worker_words(args: argparse.Namespace) -> list[str]:
     """The worker's command-line flags as parsed, less --recipe: what a recipe runs."""
     words = ["--once"] if args.once else ["--drain"] if args.drain else []
     words += ["--lite"] if args.lite else []
-    words += ["--poll", f"{args.poll:g}"]
+    words += ["--poll", f"{args.poll:g}"] + (["--batch-size", str(args.batch_size)] if args.batch_size != 1 else [])
     for flag, value in (("--model-args", args.model_args), ("--gen-kwargs", args.gen_kwargs),
                         ("--encoder", args.encoder)):
         words += [flag, value] if value else []
@@ -125,6 +127,7 @@ def run_worker(args: argparse.Namespace) -> None:
     from .queue import Queue
     from .settings import QUEUE_VARIABLE, RESULTS_VARIABLE, load_settings
     from .storage import open_storage
+    from .worker import Evaluation
     from .worker import run_worker as work
 
     settings = load_settings()
@@ -132,6 +135,6 @@ def run_worker(args: argparse.Namespace) -> None:
     results = open_storage(settings.results[0], RESULTS_VARIABLE)  # entries are published to the first location
     for storage in (queue.storage, results):
         storage.reach()  # before any request is claimed: an evaluation must never finish with nowhere to go
-    count = work(queue, results, settings, args.once, args.lite, args.poll, args.model_args, args.gen_kwargs,
-                 args.encoder, args.drain)
+    evaluation = Evaluation(args.lite, args.model_args, args.gen_kwargs, args.encoder, args.batch_size)
+    count = work(queue, results, settings, evaluation, once=args.once, drain=args.drain, poll_seconds=args.poll)
     print(f"processed {count} request(s)")

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from finebench import atomic
@@ -43,6 +44,17 @@ from .storage import AlreadyExists, Storage
 from .submission import ARGUMENT_SEPARATORS, recheck
 
 HEARTBEAT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How this worker evaluates every request it takes: the operator's choices, the same for all submissions."""
+
+    lite: bool = False  # the lite subset (a test deployment)
+    model_args: str = ""  # more lmms-eval --model_args, after the request's own (device_map=auto, …)
+    gen_kwargs: str = ""  # lmms-eval --gen_kwargs
+    encoder: str | None = None  # the open world's text encoder (None: finebench's default)
+    batch_size: int = 1  # lmms-eval --batch_size: requests per forward pass
 
 
 def heartbeat_seconds(stale_after_seconds: float) -> float:
@@ -70,11 +82,12 @@ def model_arguments(pairs: dict[str, str]) -> str:
     return ",".join(f"{key}={value}" for key, value in pairs.items())
 
 
-def evaluation_arguments(request: Request, output: Path, lite: bool, settings: Settings, links: PathLinks,
-                         extra_model_args: str = "", gen_kwargs: str = "") -> list[str]:
+def evaluation_arguments(request: Request, output: Path, settings: Settings, links: PathLinks,
+                         evaluation: Evaluation = Evaluation()) -> list[str]:
     """lmms-eval's arguments for the request. The model folder is checked again as it is about to be loaded,
     and handed over by a path without separators; custom code runs only for allow-listed models."""
-    arguments = ["--tasks", protocol_tasks(request.protocol, lite), "--log_samples", "--output_path", str(output)]
+    arguments = ["--tasks", protocol_tasks(request.protocol, evaluation.lite), "--log_samples", "--output_path",
+                 str(output), *(["--batch_size", str(evaluation.batch_size)] if evaluation.batch_size != 1 else [])]
     if request.backend == "responder":
         return ["--model", request.model, *arguments]
     folder = resolve_pretrained(request)
@@ -85,9 +98,9 @@ def evaluation_arguments(request: Request, output: Path, lite: bool, settings: S
     else:  # lmms-eval's qwen2_5_vl loads in bfloat16 (submission refuses another precision) and never trusts code
         low, high = conditions.REFERENCE_PIXELS  # the benchmark's pixel budget, not the backend's smaller default
         pairs = {"pretrained": links.carry(folder), "min_pixels": str(low), "max_pixels": str(high)}
-    model_args = model_arguments(pairs) + (f",{extra_model_args}" if extra_model_args else "")
+    model_args = model_arguments(pairs) + (f",{evaluation.model_args}" if evaluation.model_args else "")
     arguments = ["--model", request.lmms_eval_model, "--model_args", model_args, *arguments]
-    return arguments + (["--gen_kwargs", gen_kwargs] if gen_kwargs else [])
+    return arguments + (["--gen_kwargs", evaluation.gen_kwargs] if evaluation.gen_kwargs else [])
 
 
 class Heartbeat:
@@ -128,16 +141,14 @@ def publish(entry: dict, results: Storage, sidecar: bytes | None = None) -> str:
     return results.describe(path)
 
 
-def process(request: Request, queue: Queue, results: Storage, settings: Settings, lite: bool = False,
-            extra_model_args: str = "", gen_kwargs: str = "", encoder: str | None = None,
-            variables: dict[str, str] | None = None) -> None:
+def process(request: Request, queue: Queue, results: Storage, settings: Settings,
+            evaluation: Evaluation = Evaluation(), variables: dict[str, str] | None = None) -> None:
     folder = settings.runs_dir / request.id / f"attempt-{request.attempt}"  # each claim evaluates into its own
     busy = FinebenchError(f"another worker is evaluating request {request.id} in {folder}",
                           "each request is evaluated by one worker at a time")
     try:
         with atomic.exclusive(folder / ".worker.lock", busy):
-            _evaluate(request, queue, results, settings, folder, lite, extra_model_args, gen_kwargs, encoder,
-                      variables or {})
+            _evaluate(request, queue, results, settings, folder, evaluation, variables or {})
     except LostClaim as lost:
         print(f"  {lost}")
     except Exception as error:  # any failure is the request's outcome, recorded, never the worker's end
@@ -147,8 +158,8 @@ def process(request: Request, queue: Queue, results: Storage, settings: Settings
             print(f"  {lost}")
 
 
-def _evaluate(request: Request, queue: Queue, results: Storage, settings: Settings, folder: Path, lite: bool,
-              extra_model_args: str, gen_kwargs: str, encoder: str | None, variables: dict[str, str]) -> None:
+def _evaluate(request: Request, queue: Queue, results: Storage, settings: Settings, folder: Path,
+              evaluation: Evaluation, variables: dict[str, str]) -> None:
     """One evaluation into an emptied output folder (what an earlier, interrupted attempt left there is never
     mixed in: its answers are in the journal, which this attempt reads), then its entries, published."""
     log_path = folder / "log.txt"
@@ -159,10 +170,10 @@ def _evaluate(request: Request, queue: Queue, results: Storage, settings: Settin
         shutil.rmtree(output)
     beating = Heartbeat(queue, request, heartbeat_seconds(settings.stale_after_seconds))
     with PathLinks() as links, beating, open(log_path, "a") as log:
-        arguments = evaluation_arguments(request, output, lite, settings, links, extra_model_args, gen_kwargs)
+        arguments = evaluation_arguments(request, output, settings, links, evaluation)
         # The worker ran the preflight before it evaluated this request (run_worker).
         command = [sys.executable, "-m", "finebench", "eval", "--no-preflight",
-                   *(["--encoder", encoder] if encoder else []), *arguments]
+                   *(["--encoder", evaluation.encoder] if evaluation.encoder else []), *arguments]
         log.write(f"$ {' '.join(command)}\n")
         log.flush()
         code = guard.call(command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **variables})
@@ -218,9 +229,8 @@ class StopSignals:
             signal.signal(number, handler)
 
 
-def run_worker(queue: Queue, results: Storage, settings: Settings, once: bool = False, lite: bool = False,
-               poll_seconds: float = 30, extra_model_args: str = "", gen_kwargs: str = "",
-               encoder: str | None = None, drain: bool = False) -> int:
+def run_worker(queue: Queue, results: Storage, settings: Settings, evaluation: Evaluation = Evaluation(),
+               once: bool = False, drain: bool = False, poll_seconds: float = 30) -> int:
     """Process requests: one (once), until none can be claimed (drain: a batch job's worker), or forever, until
     SIGTERM or SIGINT; return how many were processed."""
     report = health.Reporter(queue.storage, worker_identity())
@@ -238,7 +248,7 @@ def run_worker(queue: Queue, results: Storage, settings: Settings, once: bool = 
                     time.sleep(poll_seconds)
                     continue
                 report(health.EVALUATING, held.id)
-                _process_claimed(held, queue, results, settings, lite, extra_model_args, gen_kwargs, encoder)
+                _process_claimed(held, queue, results, settings, evaluation)
                 held, done = None, done + 1
                 report(health.IDLE, processed=done)
                 if once:
@@ -253,15 +263,15 @@ def run_worker(queue: Queue, results: Storage, settings: Settings, once: bool = 
     return done
 
 
-def _process_claimed(request: Request, queue: Queue, results: Storage, settings: Settings, lite: bool,
-                     extra_model_args: str, gen_kwargs: str, encoder: str | None) -> None:
+def _process_claimed(request: Request, queue: Queue, results: Storage, settings: Settings,
+                     evaluation: Evaluation) -> None:
     try:
-        variables = preflight_evaluation("worker", ["--tasks", protocol_tasks(request.protocol, lite)],
-                                         encoder=encoder)
+        variables = preflight_evaluation("worker", ["--tasks", protocol_tasks(request.protocol, evaluation.lite)],
+                                         encoder=evaluation.encoder)
     except FinebenchError:  # this machine cannot evaluate: the request is not to blame, put it back
         request.status, request.heartbeat = PENDING, None
         queue.save(request)
         raise
     print(f"evaluating {request.model}@{request.revision} ({request.protocol}), request {request.id}")
-    process(request, queue, results, settings, lite, extra_model_args, gen_kwargs, encoder, variables)
+    process(request, queue, results, settings, evaluation, variables)
     print(f"  -> {request.status}")  # process() keeps the request it holds up to date

@@ -33,8 +33,8 @@ def systemd_words(text: str) -> list[str]:
 
 
 def test_the_systemd_unit_runs_the_worker_as_asked_and_stops_it_gently(tmp_path):
-    unit = recipe("systemd", "--drain", "--gen-kwargs", "max_new_tokens=16", env={"FINEBENCH_QUEUE": HOSTILE,
-                                                                                  "FINEBENCH_STALE_SECONDS": "900"})
+    unit = recipe("systemd", "--drain", "--gen-kwargs", "max_new_tokens=16", "--batch-size", "8",
+                  env={"FINEBENCH_QUEUE": HOSTILE, "FINEBENCH_STALE_SECONDS": "900"})
     lines = dict(line.split("=", 1) for line in unit.splitlines() if "=" in line and not line.startswith("#")
                  and not line.startswith("Environment="))
     environment = [systemd_words(line.split("=", 1)[1])[0] for line in unit.splitlines()
@@ -44,7 +44,8 @@ def test_the_systemd_unit_runs_the_worker_as_asked_and_stops_it_gently(tmp_path)
     command = systemd_words(lines["ExecStart"])
     assert command[0] == str(BIN / "finebench") and command[1:3] == ["worker", "--drain"]
     parsed = build_parser().parse_args(command[1:])  # every flag the unit passes exists
-    assert parsed.drain and parsed.gen_kwargs == "max_new_tokens=16" and parsed.recipe is None
+    assert parsed.drain and parsed.gen_kwargs == "max_new_tokens=16" and parsed.batch_size == 8
+    assert parsed.recipe is None
     assert lines["KillMode"] == "mixed" and lines["KillSignal"] == "SIGTERM"
     assert int(lines["TimeoutStopSec"]) > 10 + 30  # the guard's grace, then giving the request back
     assert lines["Restart"] == "on-failure" and lines["EnvironmentFile"] == "-/etc/finebench/worker.env"

@@ -81,7 +81,7 @@ def test_a_killed_worker_leaves_nothing_running_and_its_requeued_request_resumes
     from test_worker import responder_request
 
     from finebench.leaderboard.queue import FINISHED, RUNNING
-    from finebench.leaderboard.worker import run_worker
+    from finebench.leaderboard.worker import Evaluation, run_worker
     from finebench.results import entries
 
     settings, queue, results = deployment
@@ -101,7 +101,8 @@ def test_a_killed_worker_leaves_nothing_running_and_its_requeued_request_resumes
     assert journaled >= 50
 
     monkeypatch.setenv(LOG_VARIABLE, str(tmp_path / "c2"))
-    assert run_worker(queue, results, dataclasses.replace(settings, stale_after_seconds=0), once=True, lite=True) == 1
+    assert run_worker(queue, results, dataclasses.replace(settings, stale_after_seconds=0),
+                      Evaluation(lite=True), once=True) == 1
     done = queue.get(request.id)
     assert done.status == FINISHED, done.reason
     assert calls(tmp_path / "c2") == 1200 - journaled  # 24 tasks x 50 lines, minus what the first attempt made

@@ -115,24 +115,31 @@ def test_messages_that_point_at_the_fix(settings):
 
 def test_the_worker_checks_again_and_passes_each_value_as_one_argument(settings, tmp_path):
     from finebench.harness.evalrun import PathLinks
-    from finebench.leaderboard.worker import evaluation_arguments, model_arguments
+    from finebench.harness.tasknames import protocol_tasks
+    from finebench.leaderboard.worker import Evaluation, evaluation_arguments, model_arguments
 
     folder = checkpoint(tmp_path / "models" / "tiny")
     request = submit(settings, folder, backend="vllm", precision="float16")
     with PathLinks() as links:
-        arguments = evaluation_arguments(request, tmp_path / "out", True, settings, links)
+        arguments = evaluation_arguments(request, tmp_path / "out", settings, links, Evaluation(lite=True))
     model_args = arguments[arguments.index("--model_args") + 1]
-    assert model_args == f"model={folder},dtype=float16,trust_remote_code=False"
+    assert model_args == f"model={folder},dtype=float16,trust_remote_code=False" and "--batch_size" not in arguments
+    with PathLinks() as links:  # the operator's settings, after the request's own
+        arguments = evaluation_arguments(request, tmp_path / "out", settings, links,
+                                         Evaluation(model_args="tensor_parallel_size=2", batch_size=8))
+    assert arguments[arguments.index("--model_args") + 1].endswith(",trust_remote_code=False,tensor_parallel_size=2")
+    assert arguments[arguments.index("--batch_size") + 1] == "8"
+    assert arguments[arguments.index("--tasks") + 1] == protocol_tasks(request.protocol)  # not lite: the benchmark
     with PathLinks() as links:  # the hf backend: the benchmark's pixel budget, not lmms-eval's smaller default
-        arguments = evaluation_arguments(submit(settings, folder, revision="other"), tmp_path / "out", True,
-                                         settings, links)
+        arguments = evaluation_arguments(submit(settings, folder, revision="other"), tmp_path / "out", settings,
+                                         links, Evaluation(lite=True))
     assert arguments[arguments.index("--model_args") + 1] == f"pretrained={folder},min_pixels=3136,max_pixels=12845056"
     with pytest.raises(FinebenchError, match="more arguments"):
         model_arguments({"pretrained": "/m,pretrained=/elsewhere"})
     (tmp_path / "models" / "tiny" / "model.safetensors").unlink()  # swapped for a pickle after acceptance
     (tmp_path / "models" / "tiny" / "pytorch_model.bin").write_bytes(b"0")
     with PathLinks() as links, pytest.raises(FinebenchError, match="safetensors only"):
-        evaluation_arguments(request, tmp_path / "out", True, settings, links)
+        evaluation_arguments(request, tmp_path / "out", settings, links)
 
 
 def test_a_hub_revision_is_pinned_to_its_commit(settings):

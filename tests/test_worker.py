@@ -19,7 +19,7 @@ from finebench.leaderboard.queue import FAILED, FINISHED, PENDING, RUNNING
 from finebench.leaderboard.settings import Settings
 from finebench.leaderboard.storage import LocalStorage
 from finebench.leaderboard.submission import validate_submission
-from finebench.leaderboard.worker import publish, run_worker
+from finebench.leaderboard.worker import Evaluation, publish, run_worker
 from finebench.results import entries
 
 
@@ -73,7 +73,7 @@ def test_racing_worker_processes_evaluate_each_request_once_and_a_killed_ones_re
     outputs = {worker.pid: worker.communicate(timeout=600)[0] for worker in workers}
     if queue.get(victim).status != FINISHED:  # the others stopped before its heartbeat went stale
         time.sleep(STALE_SECONDS + 1)
-        assert run_worker(queue, results, settings, once=True, lite=True) == 1
+        assert run_worker(queue, results, settings, Evaluation(lite=True), once=True) == 1
 
     done = {identifier: queue.get(identifier) for identifier in submitted}
     assert {request.status for request in done.values()} == {FINISHED}, [r.reason for r in done.values()]
@@ -174,7 +174,7 @@ def test_a_machine_that_cannot_evaluate_leaves_the_request_pending(deployment, t
     request = queue.submit(responder_request("ground_truth", settings))
     monkeypatch.setenv("FINEBENCH_HOME", str(tmp_path / "nothing-prepared"))
     with pytest.raises(FinebenchError, match="before any generation") as caught:
-        run_worker(queue, results, settings, once=True, lite=True)
+        run_worker(queue, results, settings, Evaluation(lite=True), once=True)
     assert "finebench prepare" in caught.value.fix
     pending = queue.get(request.id)
     assert pending.status == PENDING and pending.reason is None  # not the submitter's fault
@@ -191,7 +191,7 @@ def test_a_failing_evaluation_is_marked_failed_with_its_reason(deployment, tmp_p
     settings = Settings(**{**settings.__dict__, "local_model_roots": (tmp_path / "models",)})
     request = queue.submit(validate_submission(str(model), "main", "bfloat16", "general MLLM", "hf", "ci@x.org",
                                                "finebench", settings))
-    run_worker(queue, results, settings, once=True, lite=True)
+    run_worker(queue, results, settings, Evaluation(lite=True), once=True)
     failed = queue.get(request.id)
     assert failed.status == FAILED and "evaluation exited with code" in failed.reason
 
@@ -234,7 +234,7 @@ def test_sigterm_mid_evaluation_gives_the_request_back_and_it_later_finishes_onc
     reports, problems = health.read_reports(queue.storage)
     assert not problems and [(r.state, r.processed) for r in reports] == [(health.STOPPED, 0)]
 
-    assert run_worker(queue, results, settings, once=True, lite=True) == 1
+    assert run_worker(queue, results, settings, Evaluation(lite=True), once=True) == 1
     finished = queue.get(identifier)
     assert finished.status == FINISHED and finished.attempt == 2 and finished.reason is None
     published = sorted(Path(settings.results[0]).glob("*.json"))
