@@ -22,6 +22,7 @@ import numpy as np
 from finebench import atomic
 from finebench.data.registry import get_dataset
 from finebench.errors import FinebenchError
+from finebench.quickimport import timm_without_wandb
 from finebench.scoring.encoders import projected_features
 
 KNOWN = {  # the paper's four, by short name -> (open_clip architecture, pretrained tag)
@@ -36,7 +37,8 @@ def template_set(name: str) -> tuple[str, ...]:
     if name == "photo":
         return ("a photo of a {}.",)
     if name == "imagenet80":
-        from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
+        with timm_without_wandb():
+            from open_clip.zero_shot_metadata import OPENAI_IMAGENET_TEMPLATES
 
         return tuple(template("{}") for template in OPENAI_IMAGENET_TEMPLATES)
     raise FinebenchError(f"unknown template set {name!r}", "use templates=photo or templates=imagenet80")
@@ -61,7 +63,8 @@ class Encoder:
             self.model = self.model.half()
 
     def _load_open_clip(self, name: str) -> None:
-        import open_clip
+        with timm_without_wandb():
+            import open_clip
 
         architecture, pretrained = KNOWN.get(name, (name.split(":", 1) + [None])[:2])
         pretrained = None if pretrained in (None, "random") else pretrained

@@ -156,11 +156,12 @@ def test_cot_prompt_appends_step_by_step():
     assert cot_closed_doc_to_text(doc).endswith("<answer>choice</answer>. Let's think step by step.")
 
 
-@pytest.mark.slow(seconds=15)
-def test_clip_benchmark_prints_both_paths(manifest_dir):
+def test_clip_benchmark_prints_both_paths(manifest_dir, tmp_path):
     from finebench.baselines.benchmark import bench_clip
 
-    report = bench_clip(manifest_dir, count=8, architecture="ViT-B-32")
+    config = tmp_path / "finebench-tiny-clip.json"  # the paths and figures, not ViT-B-32's weights (30 s of init)
+    config.write_text(json.dumps(TINY_CLIP))
+    report = bench_clip(manifest_dir, count=8, architecture=str(config))
     assert "finebench (every class embedded once" in report and "ratio:" in report
     assert "the same choice on 8 of 8 lines" in report
 

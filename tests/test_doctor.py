@@ -130,6 +130,16 @@ def test_the_preflight_probes_lmms_eval_once_per_installed_environment_whichever
         doctor.require_preflight("eval", "finegrained_bird_seen_closed", None, tmp_path / "empty")
 
 
+def test_the_environment_is_one_whichever_name_started_its_python():
+    """`python -m finebench`, `python3 …` and a console script's shebang share one remembered probe."""
+    from pathlib import Path
+
+    key = "from finebench.harness.doctor.probes import environment_key; print(environment_key())"
+    keys = {subprocess.run([str(Path(sys.executable).parent / name), "-c", key], capture_output=True, text=True,
+                           check=True).stdout for name in ("python", "python3")}
+    assert keys == {doctor.probes.environment_key() + "\n"}
+
+
 def test_an_open_world_selection_loads_the_encoder_and_remembers_only_success(prepared_home, tmp_path,
                                                                               monkeypatch):
     monkeypatch.setenv("FINEBENCH_PROBE_CACHE", str(tmp_path / "probes"))

@@ -11,7 +11,7 @@ FOLDERS = {"finebench": "finebench", "tasks": "finebench.tasks", "baselines": "f
            "results/reported": "finebench.results.reported"}
 LAYERS = [  # (layer, dotted prefixes), lowest first
     ("foundations", ("finebench.errors", "finebench.home", "finebench.atomic", "finebench.extras",
-                     "finebench.locations")),
+                     "finebench.locations", "finebench.quickimport")),
     ("data", ("finebench.data",)),
     ("scoring", ("finebench.scoring",)),
     ("harness", ("finebench.harness", "finebench.tasks")),

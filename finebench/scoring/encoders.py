@@ -13,17 +13,16 @@ locks, because lmms-eval scores lines from a thread pool.
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
 from finebench.errors import FinebenchError
+from finebench.quickimport import timm_without_wandb
 
 DEFAULT_ENCODER = "google/siglip-base-patch16-256"
 ENCODER_VARIABLE = "FINEBENCH_ENCODER"
@@ -166,7 +165,7 @@ class TransformersTextEncoder(TextEncoder):
 class SentenceTransformerEncoder(TextEncoder):
     def __init__(self, name: str, location: str):
         super().__init__(name)
-        with _wandb_not_imported():
+        with timm_without_wandb():
             from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(location)
@@ -186,23 +185,6 @@ class SentenceTransformerEncoder(TextEncoder):
                 vectors = np.empty((len(texts), encoded.shape[1]), encoded.dtype)
             vectors[indices] = encoded
         return vectors if vectors is not None else np.zeros((0, 0), np.float32)
-
-
-@contextmanager
-def _wandb_not_imported():
-    """sentence-transformers imports timm, which imports wandb only to log training summaries, if it is installed
-    (lmms-eval installs it): 2-4 s of CPU in every evaluation that loads such an encoder, for nothing used. While
-    it imports, `import wandb` fails as if it were absent (timm expects that); afterwards it works again, so
-    lmms-eval's --wandb_args is untouched (and wandb imported before is left alone)."""
-    if "wandb" in sys.modules:
-        yield
-        return
-    sys.modules["wandb"] = None  # the import system's own "not importable" mark
-    try:
-        yield
-    finally:
-        if sys.modules.get("wandb", ...) is None:
-            del sys.modules["wandb"]
 
 
 _loaded: dict[str, TextEncoder] = {}

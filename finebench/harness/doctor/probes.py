@@ -84,15 +84,16 @@ def run_probe(kind: str, argument: str, timeout: float, environment: dict | None
 
 
 def environment_key() -> str:
-    """What the evaluator probe's answer depends on: this Python, every installed distribution's version,
-    and finebench's own task names (an editable install changes them without a version)."""
+    """What the evaluator probe's answer depends on: this environment (its prefix and Python, whichever name
+    started it: python, python3, a script's shebang), every installed distribution's version, and finebench's
+    own task names (an editable install changes them without a version)."""
     from importlib import metadata
 
     from ..tasknames import all_names
 
     installed = sorted(f"{distribution.metadata['Name']}=={distribution.version}"
                        for distribution in metadata.distributions())
-    return hashlib.sha256("\n".join([sys.executable, *installed, *all_names()]).encode()).hexdigest()[:16]
+    return hashlib.sha256("\n".join([sys.prefix, sys.version, *installed, *all_names()]).encode()).hexdigest()[:16]
 
 
 def evaluator_report() -> dict:
