@@ -62,14 +62,14 @@ def test_data_then_two_tapo_steps_then_evaluate_the_checkpoint(prepared_home, tm
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as the demo runs its tiny model: the suite's other worker has a core
     assert main(["worker", "--once", "--lite", "--model-args",
                  "device=cpu,device_map=cpu,min_pixels=3136,max_pixels=12544",
-                 "--gen-kwargs", "max_new_tokens=8", "--batch-size", "16"]) == 0
+                 "--gen-kwargs", "max_new_tokens=8", "--batch-size", "32"]) == 0
     [published] = list((tmp_path / "results").rglob("*.json"))
     entry = entries.read(published)
     assert entry["source"] == "submitted" and entry["subset"] == "lite" and str(final) in json.dumps(entry)
     [run] = [folder for folder in (tmp_path / "runs").iterdir() if folder.is_dir()]
     samples = read_run(next(path.parent for path in run.rglob("*.jsonl"))).samples
     assert sum(len(lines) for lines in samples.values()) == 2 * 600  # every lite line, closed and open
-    assert "--batch_size 16" in next(run.rglob("log.txt")).read_text()  # the operator's batch size reached lmms-eval
+    assert "--batch_size 32" in next(run.rglob("log.txt")).read_text()  # the operator's batch size reached lmms-eval
 
 
 def test_negatives_by_clip_image_centroids(prepared_home, tmp_path):
