@@ -45,7 +45,7 @@ def _named_classes(answer: str, names: tuple[str, ...]) -> frozenset[str]:
     starts: list[int] = []  # the claimed spans, sorted and disjoint: an answer listing every class claims
     ends: list[int] = []  # hundreds, and each new match is checked against its neighbours only
     found = set()
-    for name, normalized in _longest_first(tuple(names)):
+    for name, normalized in _longest_first(names):
         if normalized not in text:  # a plain substring test rules out almost every name cheaply
             continue
         for match in _name_pattern(name).finditer(text):
